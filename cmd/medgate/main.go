@@ -1,0 +1,158 @@
+// Command medgate runs the device gateway and clinic information system:
+// configuration, store, first-run setup, HTTP, and graceful shutdown. It
+// only wires; the work is done in mis/, listeners/, parsers/ and mapping/.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/medgate/medgate/mis/api"
+	"github.com/medgate/medgate/mis/auth"
+	"github.com/medgate/medgate/mis/bootstrap"
+	"github.com/medgate/medgate/mis/config"
+	"github.com/medgate/medgate/mis/domain"
+	"github.com/medgate/medgate/mis/store"
+	"github.com/medgate/medgate/mis/store/postgres"
+	"github.com/medgate/medgate/mis/store/sqlite"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	cfg, err := config.Load(args, getenv)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "medgate:", err)
+		return 2
+	}
+	log := newLogger(cfg.Log, stderr)
+	if err := serve(ctx, cfg, getenv, log, stdout); err != nil {
+		log.Error("medgate stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func openStore(ctx context.Context, cfg config.Config) (store.Store, string, error) {
+	if cfg.IsPostgres() {
+		s, err := postgres.Open(ctx, cfg.Database.URL)
+		return s, "PostgreSQL", err
+	}
+	path := cfg.SQLitePath()
+	s, err := sqlite.Open(ctx, path)
+	return s, "SQLite " + path, err
+}
+
+func serve(ctx context.Context, cfg config.Config, getenv func(string) string, log *slog.Logger, stdout io.Writer) error {
+	st, where, err := openStore(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	defer func() {
+		if err := st.Close(); err != nil {
+			log.Error("close database", "err", err)
+		}
+	}()
+	hasher := auth.NewHasher(auth.DefaultParams, 2)
+	first, err := bootstrap.FirstRun(ctx, st, hasher, domain.Organization{
+		Name: cfg.Organization.Name, INN: cfg.Organization.INN, OGRN: cfg.Organization.OGRN, UIDRoot: cfg.DICOM.UIDRoot,
+	}, getenv("MEDGATE_ADMIN_PASSWORD"))
+	if err != nil {
+		return fmt.Errorf("first-run setup: %w", err)
+	}
+
+	apiServer := &api.Server{
+		Store: st, Hasher: hasher, Logger: log,
+		MaxPatients: cfg.Limits.MaxPatientsPerOrg, SessionTTL: cfg.Auth.SessionTTL, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
+		Lockout: &auth.Lockout{Max: cfg.Auth.LoginMaxFailures, Period: cfg.Auth.LoginLockout},
+	}
+	httpServer := &http.Server{
+		Handler:           apiServer.Handler(),
+		ReadHeaderTimeout: cfg.HTTP.ReadTimeout,
+		ReadTimeout:       cfg.HTTP.ReadTimeout,
+		WriteTimeout:      cfg.HTTP.WriteTimeout,
+		IdleTimeout:       cfg.HTTP.IdleTimeout,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
+	if err != nil {
+		return fmt.Errorf("http: %w", err)
+	}
+
+	banner(stdout, cfg, where, first, ln.Addr().String())
+	log.Info("medgate started", "database", dbKind(cfg), "http", ln.Addr().String())
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := httpServer.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		log.Info("shutting down: finishing in-flight requests", "timeout", cfg.HTTP.ShutdownTimeout)
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.HTTP.ShutdownTimeout)
+		defer cancel()
+		return httpServer.Shutdown(sctx)
+	})
+	err = g.Wait()
+	log.Info("medgate stopped cleanly")
+	return err
+}
+
+func dbKind(cfg config.Config) string {
+	if cfg.IsPostgres() {
+		return "postgres"
+	}
+	return "sqlite"
+}
+
+// banner tells the operator where everything is. The generated admin
+// password is printed here once, on the console, never to the log.
+func banner(w io.Writer, cfg config.Config, where string, first bootstrap.Result, httpAddr string) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "medgate is running\n")
+	fmt.Fprintf(&b, "  database:  %s\n", where)
+	fmt.Fprintf(&b, "  web/API:   http://%s  (REST API /api/v1, health /healthz)\n", httpAddr)
+	if first.Created {
+		fmt.Fprintf(&b, "  first start: created organization %q and user \"admin\"\n", first.Organization.Name)
+		if first.Password != "" {
+			fmt.Fprintf(&b, "  admin password (shown once, change it): %s\n", first.Password)
+		} else {
+			fmt.Fprintf(&b, "  admin password: from MEDGATE_ADMIN_PASSWORD\n")
+		}
+	}
+	fmt.Fprintf(&b, "Press Ctrl+C to stop.\n")
+	_, _ = io.WriteString(w, b.String())
+}

@@ -1,0 +1,131 @@
+package domain
+
+import "time"
+
+// Quantity is a measured amount with its UCUM unit; Comparator carries the
+// "<", "<=", ">=", ">" that analyzers send for values outside their range.
+type Quantity struct {
+	Value      float64 `json:"value"`
+	Comparator string  `json:"comparator,omitempty"`
+	Unit       string  `json:"unit,omitempty"`
+}
+
+// Range is a low–high pair in one unit; either end may be absent.
+type Range struct {
+	Low  *float64 `json:"low,omitempty"`
+	High *float64 `json:"high,omitempty"`
+	Unit string   `json:"unit,omitempty"`
+}
+
+// ReferenceRange is the range snapshot a result was judged against; it is
+// copied onto the result so later code-map edits never change past results.
+type ReferenceRange struct {
+	Low  *float64 `json:"low,omitempty"`
+	High *float64 `json:"high,omitempty"`
+	Text string   `json:"text,omitempty"`
+}
+
+// Interpretation codes (FHIR v3 ObservationInterpretation subset).
+const (
+	InterpNormal       = "N"
+	InterpLow          = "L"
+	InterpHigh         = "H"
+	InterpCriticalLow  = "LL"
+	InterpCriticalHigh = "HH"
+	InterpAbnormal     = "A"
+)
+
+// ValidInterpretation reports whether s is an interpretation medgate stores.
+func ValidInterpretation(s string) bool {
+	switch s {
+	case "", InterpNormal, InterpLow, InterpHigh, InterpCriticalLow, InterpCriticalHigh, InterpAbnormal:
+		return true
+	}
+	return false
+}
+
+// Observation is one result value. Exactly one of the value fields is set.
+type Observation struct {
+	ID             int64           `json:"id"`
+	OrganizationID int64           `json:"organization"`
+	PatientID      int64           `json:"patient"`
+	RequestID      int64           `json:"request,omitempty"`
+	SpecimenID     int64           `json:"specimen,omitempty"`
+	ReportID       int64           `json:"report,omitempty"`
+	DeviceID       int64           `json:"device,omitempty"`
+	MessageID      int64           `json:"message,omitempty"` // inbound envelope it came from
+	Code           Coding          `json:"code"`
+	Status         string          `json:"status"` // preliminary | final | corrected | cancelled | entered-in-error
+	ValueQuantity  *Quantity       `json:"valueQuantity,omitempty"`
+	ValueString    string          `json:"valueString,omitempty"`
+	ValueCoding    *Coding         `json:"valueCodeableConcept,omitempty"`
+	ValueRange     *Range          `json:"valueRange,omitempty"`
+	ReferenceRange *ReferenceRange `json:"referenceRange,omitempty"`
+	Interpretation string          `json:"interpretation,omitempty"`
+	Effective      time.Time       `json:"effective"`
+	Issued         time.Time       `json:"issued"`
+	Note           string          `json:"note,omitempty"`
+}
+
+// DiagnosticReport groups the observations of one order or panel.
+type DiagnosticReport struct {
+	ID             int64     `json:"id"`
+	OrganizationID int64     `json:"organization"`
+	PatientID      int64     `json:"patient"`
+	RequestID      int64     `json:"request,omitempty"`
+	MessageID      int64     `json:"message,omitempty"`
+	Code           Coding    `json:"code"`
+	Status         string    `json:"status"` // registered | partial | preliminary | final | corrected | cancelled
+	Effective      time.Time `json:"effective"`
+	Issued         time.Time `json:"issued"`
+	Conclusion     string    `json:"conclusion,omitempty"`
+	Result         []int64   `json:"result,omitempty"` // observation ids
+}
+
+// ImagingStudy is a DICOM study as medgate indexed it.
+type ImagingStudy struct {
+	ID                int64           `json:"id"`
+	OrganizationID    int64           `json:"organization"`
+	PatientID         int64           `json:"patient,omitempty"`
+	RequestID         int64           `json:"request,omitempty"`
+	StudyInstanceUID  string          `json:"studyInstanceUid"`
+	AccessionNumber   string          `json:"accessionNumber,omitempty"`
+	Modalities        []string        `json:"modality,omitempty"`
+	Description       string          `json:"description,omitempty"`
+	Started           *time.Time      `json:"started,omitempty"`
+	Status            string          `json:"status"` // registered | available | cancelled | entered-in-error
+	NumberOfSeries    int             `json:"numberOfSeries"`
+	NumberOfInstances int             `json:"numberOfInstances"`
+	Series            []ImagingSeries `json:"series,omitempty"`
+	Updated           time.Time       `json:"updated"`
+}
+
+// ImagingSeries is one series of a study.
+type ImagingSeries struct {
+	UID               string            `json:"uid"`
+	Number            int               `json:"number,omitempty"`
+	Modality          string            `json:"modality"`
+	Description       string            `json:"description,omitempty"`
+	BodyPart          string            `json:"bodySite,omitempty"`
+	NumberOfInstances int               `json:"numberOfInstances"`
+	Instances         []ImagingInstance `json:"instance,omitempty"`
+}
+
+// ImagingInstance is one stored SOP instance and where its bytes live.
+type ImagingInstance struct {
+	SOPInstanceUID string `json:"uid"`
+	SOPClassUID    string `json:"sopClass"`
+	Number         int    `json:"number,omitempty"`
+	TransferSyntax string `json:"transferSyntax,omitempty"`
+	Size           int64  `json:"size"`
+	SHA256         string `json:"sha256,omitempty"`
+	Location       string `json:"location"` // blob store key
+}
+
+// Chart is everything attached to one patient that a doctor reads.
+type Chart struct {
+	Patient      Patient            `json:"patient"`
+	Reports      []DiagnosticReport `json:"reports"`
+	Observations []Observation      `json:"observations"`
+	Studies      []ImagingStudy     `json:"studies"`
+}

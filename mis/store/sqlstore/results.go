@@ -1,0 +1,329 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+
+	"github.com/medgate/medgate/mis/domain"
+)
+
+// SaveReport inserts a report with its observations in one transaction.
+// Observations inherit the report's patient, organization and order.
+func (s *Store) SaveReport(ctx context.Context, r *domain.DiagnosticReport, obs []domain.Observation, audit *domain.AuditEvent) error {
+	if r.Issued.IsZero() {
+		r.Issued = now()
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, `INSERT INTO reports (org_id, patient_id, request_id, message_id, code_system, code,
+			code_display, status, effective, issued, conclusion)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
+			r.OrganizationID, nullID(r.PatientID), nullID(r.RequestID), nullID(r.MessageID), r.Code.System, r.Code.Code,
+			r.Code.Display, r.Status, micros(r.Effective), micros(r.Issued), r.Conclusion).Scan(&r.ID)
+		if err != nil {
+			return err
+		}
+		r.Result = r.Result[:0]
+		for i := range obs {
+			o := &obs[i]
+			o.ReportID = r.ID
+			if o.OrganizationID == 0 {
+				o.OrganizationID = r.OrganizationID
+			}
+			if o.PatientID == 0 {
+				o.PatientID = r.PatientID
+			}
+			if o.RequestID == 0 {
+				o.RequestID = r.RequestID
+			}
+			if o.MessageID == 0 {
+				o.MessageID = r.MessageID
+			}
+			if o.Issued.IsZero() {
+				o.Issued = r.Issued
+			}
+			if err := InsertObservation(ctx, tx, o); err != nil {
+				return fmt.Errorf("observation %d: %w", i, err)
+			}
+			r.Result = append(r.Result, o.ID)
+		}
+		return writeAudit(ctx, tx, audit, "DiagnosticReport", r.ID, r.PatientID)
+	})
+}
+
+// Value kinds as stored in observations.value_type.
+const (
+	valueQuantity = "quantity"
+	valueString   = "string"
+	valueCoded    = "coded"
+	valueRange    = "range"
+)
+
+// InsertObservation writes one observation in tx (exported for bulk loaders).
+func InsertObservation(ctx context.Context, tx *sql.Tx, o *domain.Observation) error {
+	return tx.QueryRowContext(ctx, InsertObservationSQL, ObservationArgs(o)...).Scan(&o.ID)
+}
+
+// InsertObservationSQL is the statement ObservationArgs fills.
+const InsertObservationSQL = `INSERT INTO observations (org_id, patient_id, request_id, specimen_id, report_id, device_id,
+	message_id, code_system, code, code_display, status, value_type, value_num, value_comparator, value_text,
+	value_code_system, value_code, value_display, value_low, value_high, unit, ref_low, ref_high, ref_text,
+	interpretation, effective, issued, note)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23,
+	$24, $25, $26, $27, $28) RETURNING id`
+
+// ObservationArgs flattens an observation into InsertObservationSQL's arguments.
+func ObservationArgs(o *domain.Observation) []any {
+	var vtype, comparator, text, vsys, vcode, vdisp, unit string
+	var num, low, high any
+	switch {
+	case o.ValueQuantity != nil:
+		vtype, num, comparator, unit = valueQuantity, o.ValueQuantity.Value, o.ValueQuantity.Comparator, o.ValueQuantity.Unit
+	case o.ValueCoding != nil:
+		vtype, vsys, vcode, vdisp = valueCoded, o.ValueCoding.System, o.ValueCoding.Code, o.ValueCoding.Display
+	case o.ValueRange != nil:
+		vtype, low, high, unit = valueRange, nullFloat(o.ValueRange.Low), nullFloat(o.ValueRange.High), o.ValueRange.Unit
+	default:
+		vtype, text = valueString, o.ValueString
+	}
+	var refLow, refHigh any
+	var refText string
+	if rr := o.ReferenceRange; rr != nil {
+		refLow, refHigh, refText = nullFloat(rr.Low), nullFloat(rr.High), rr.Text
+	}
+	return []any{o.OrganizationID, nullID(o.PatientID), nullID(o.RequestID), nullID(o.SpecimenID), nullID(o.ReportID),
+		nullID(o.DeviceID), nullID(o.MessageID), o.Code.System, o.Code.Code, o.Code.Display, o.Status, vtype, num, comparator,
+		text, vsys, vcode, vdisp, low, high, unit, refLow, refHigh, refText, o.Interpretation, micros(o.Effective),
+		micros(o.Issued), o.Note}
+}
+
+const observationColumns = `id, org_id, patient_id, request_id, specimen_id, report_id, device_id, message_id, code_system,
+	code, code_display, status, value_type, value_num, value_comparator, value_text, value_code_system, value_code,
+	value_display, value_low, value_high, unit, ref_low, ref_high, ref_text, interpretation, effective, issued, note`
+
+func scanObservation(rows *sql.Rows) (domain.Observation, error) {
+	var o domain.Observation
+	var patient, request, specimen, report, device, message sql.NullInt64
+	var vtype, comparator, text, vsys, vcode, vdisp, unit, refText string
+	var num, low, high, refLow, refHigh sql.NullFloat64
+	var effective, issued int64
+	err := rows.Scan(&o.ID, &o.OrganizationID, &patient, &request, &specimen, &report, &device, &message, &o.Code.System,
+		&o.Code.Code, &o.Code.Display, &o.Status, &vtype, &num, &comparator, &text, &vsys, &vcode, &vdisp, &low, &high,
+		&unit, &refLow, &refHigh, &refText, &o.Interpretation, &effective, &issued, &o.Note)
+	if err != nil {
+		return o, err
+	}
+	o.PatientID, o.RequestID, o.SpecimenID = patient.Int64, request.Int64, specimen.Int64
+	o.ReportID, o.DeviceID, o.MessageID = report.Int64, device.Int64, message.Int64
+	o.Effective, o.Issued = fromMicros(effective), fromMicros(issued)
+	switch vtype {
+	case valueQuantity:
+		o.ValueQuantity = &domain.Quantity{Value: num.Float64, Comparator: comparator, Unit: unit}
+	case valueCoded:
+		o.ValueCoding = &domain.Coding{System: vsys, Code: vcode, Display: vdisp}
+	case valueRange:
+		o.ValueRange = &domain.Range{Low: floatPtr(low), High: floatPtr(high), Unit: unit}
+	default:
+		o.ValueString = text
+	}
+	if refLow.Valid || refHigh.Valid || refText != "" {
+		o.ReferenceRange = &domain.ReferenceRange{Low: floatPtr(refLow), High: floatPtr(refHigh), Text: refText}
+	}
+	return o, nil
+}
+
+// PatientObservations lists a patient's observations, optionally of one code,
+// oldest first (the order a trend is drawn in).
+func (s *Store) PatientObservations(ctx context.Context, orgs []int64, patientID int64, code string) ([]domain.Observation, error) {
+	if _, err := s.getPatient(ctx, s.r, orgs, patientID); err != nil {
+		return nil, err
+	}
+	return s.observations(ctx, patientID, code)
+}
+
+func (s *Store) observations(ctx context.Context, patientID int64, code string) ([]domain.Observation, error) {
+	query := `SELECT ` + observationColumns + ` FROM observations WHERE patient_id = $1`
+	args := []any{patientID}
+	if code != "" {
+		query += ` AND code = $2`
+		args = append(args, code)
+	}
+	rows, err := s.r.QueryContext(ctx, query+` ORDER BY effective, id`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	list := []domain.Observation{}
+	for rows.Next() {
+		o, err := scanObservation(rows)
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, o)
+	}
+	return list, rows.Err()
+}
+
+// PatientChart loads a patient with all reports, observations and studies.
+func (s *Store) PatientChart(ctx context.Context, orgs []int64, patientID int64) (*domain.Chart, error) {
+	p, err := s.getPatient(ctx, s.r, orgs, patientID)
+	if err != nil {
+		return nil, err
+	}
+	c := &domain.Chart{Patient: *p, Reports: []domain.DiagnosticReport{}}
+	if c.Observations, err = s.observations(ctx, patientID, ""); err != nil {
+		return nil, err
+	}
+	if c.Studies, err = s.studies(ctx, patientID); err != nil {
+		return nil, err
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT id, org_id, patient_id, request_id, message_id, code_system, code, code_display,
+		status, effective, issued, conclusion FROM reports WHERE patient_id = $1 ORDER BY effective, id`, patientID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	at := map[int64]int{}
+	for rows.Next() {
+		var r domain.DiagnosticReport
+		var patient, request, message sql.NullInt64
+		var effective, issued int64
+		if err := rows.Scan(&r.ID, &r.OrganizationID, &patient, &request, &message, &r.Code.System, &r.Code.Code,
+			&r.Code.Display, &r.Status, &effective, &issued, &r.Conclusion); err != nil {
+			return nil, err
+		}
+		r.PatientID, r.RequestID, r.MessageID = patient.Int64, request.Int64, message.Int64
+		r.Effective, r.Issued = fromMicros(effective), fromMicros(issued)
+		at[r.ID] = len(c.Reports)
+		c.Reports = append(c.Reports, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for _, o := range c.Observations {
+		if i, ok := at[o.ReportID]; ok && o.ReportID != 0 {
+			c.Reports[i].Result = append(c.Reports[i].Result, o.ID)
+		}
+	}
+	return c, nil
+}
+
+// SaveImagingStudy inserts or extends a study (keyed by organization and
+// Study Instance UID) with its series and instances; instances already
+// stored are left as they are and the counts are recomputed.
+func (s *Store) SaveImagingStudy(ctx context.Context, st *domain.ImagingStudy, audit *domain.AuditEvent) error {
+	st.Updated = now()
+	mods, _ := json.Marshal(st.Modalities)
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, `INSERT INTO imaging_studies (org_id, patient_id, request_id, study_uid, accession,
+			modalities, description, started, status, n_series, n_instances, updated)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, 0, $10)
+			ON CONFLICT (org_id, study_uid) DO UPDATE SET
+				patient_id = COALESCE(excluded.patient_id, imaging_studies.patient_id),
+				request_id = COALESCE(excluded.request_id, imaging_studies.request_id),
+				accession = excluded.accession, modalities = excluded.modalities, description = excluded.description,
+				started = COALESCE(excluded.started, imaging_studies.started), status = excluded.status, updated = excluded.updated
+			RETURNING id`,
+			st.OrganizationID, nullID(st.PatientID), nullID(st.RequestID), st.StudyInstanceUID, st.AccessionNumber,
+			string(mods), st.Description, nullMicros(st.Started), st.Status, micros(st.Updated)).Scan(&st.ID)
+		if err != nil {
+			return err
+		}
+		for _, se := range st.Series {
+			var seriesID int64
+			err := tx.QueryRowContext(ctx, `INSERT INTO imaging_series (study_id, uid, number, modality, description, body_part, n_instances)
+				VALUES ($1, $2, $3, $4, $5, $6, 0)
+				ON CONFLICT (study_id, uid) DO UPDATE SET number = excluded.number, modality = excluded.modality,
+					description = excluded.description, body_part = excluded.body_part
+				RETURNING id`, st.ID, se.UID, se.Number, se.Modality, se.Description, se.BodyPart).Scan(&seriesID)
+			if err != nil {
+				return fmt.Errorf("series %s: %w", se.UID, err)
+			}
+			for _, in := range se.Instances {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO imaging_instances (series_id, sop_uid, sop_class, number,
+					transfer_syntax, size, sha256, location) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+					ON CONFLICT (series_id, sop_uid) DO NOTHING`,
+					seriesID, in.SOPInstanceUID, in.SOPClassUID, in.Number, in.TransferSyntax, in.Size, in.SHA256, in.Location); err != nil {
+					return fmt.Errorf("instance %s: %w", in.SOPInstanceUID, err)
+				}
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE imaging_series SET n_instances =
+				(SELECT count(*) FROM imaging_instances WHERE series_id = $1) WHERE id = $1`, seriesID); err != nil {
+				return err
+			}
+		}
+		err = tx.QueryRowContext(ctx, `UPDATE imaging_studies SET
+			n_series = (SELECT count(*) FROM imaging_series WHERE study_id = $1),
+			n_instances = (SELECT COALESCE(sum(n_instances), 0) FROM imaging_series WHERE study_id = $1)
+			WHERE id = $1 RETURNING n_series, n_instances, patient_id`, st.ID).Scan(&st.NumberOfSeries, &st.NumberOfInstances, new(sql.NullInt64))
+		if err != nil {
+			return err
+		}
+		return writeAudit(ctx, tx, audit, "ImagingStudy", st.ID, st.PatientID)
+	})
+}
+
+// PatientStudies lists a patient's studies with series and instances.
+func (s *Store) PatientStudies(ctx context.Context, orgs []int64, patientID int64) ([]domain.ImagingStudy, error) {
+	if _, err := s.getPatient(ctx, s.r, orgs, patientID); err != nil {
+		return nil, err
+	}
+	return s.studies(ctx, patientID)
+}
+
+func (s *Store) studies(ctx context.Context, patientID int64) ([]domain.ImagingStudy, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT st.id, st.org_id, st.patient_id, st.request_id, st.study_uid, st.accession,
+		st.modalities, st.description, st.started, st.status, st.n_series, st.n_instances, st.updated,
+		se.id, se.uid, se.number, se.modality, se.description, se.body_part, se.n_instances,
+		i.sop_uid, i.sop_class, i.number, i.transfer_syntax, i.size, i.sha256, i.location
+		FROM imaging_studies st
+		LEFT JOIN imaging_series se ON se.study_id = st.id
+		LEFT JOIN imaging_instances i ON i.series_id = se.id
+		WHERE st.patient_id = $1
+		ORDER BY st.started, st.id, se.number, se.id, i.number, i.id`, patientID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	list := []domain.ImagingStudy{}
+	var lastStudy, lastSeries int64
+	for rows.Next() {
+		var st domain.ImagingStudy
+		var patient, request, started, updated sql.NullInt64
+		var mods string
+		var seID sql.NullInt64
+		var seUID, seMod, seDesc, seBody sql.NullString
+		var seNum, seN sql.NullInt64
+		var inUID, inClass, inTS, inSHA, inLoc sql.NullString
+		var inNum, inSize sql.NullInt64
+		if err := rows.Scan(&st.ID, &st.OrganizationID, &patient, &request, &st.StudyInstanceUID, &st.AccessionNumber,
+			&mods, &st.Description, &started, &st.Status, &st.NumberOfSeries, &st.NumberOfInstances, &updated,
+			&seID, &seUID, &seNum, &seMod, &seDesc, &seBody, &seN,
+			&inUID, &inClass, &inNum, &inTS, &inSize, &inSHA, &inLoc); err != nil {
+			return nil, err
+		}
+		if st.ID != lastStudy {
+			st.PatientID, st.RequestID, st.Started = patient.Int64, request.Int64, timePtr(started)
+			st.Updated = fromMicros(updated.Int64)
+			_ = json.Unmarshal([]byte(mods), &st.Modalities)
+			list = append(list, st)
+			lastStudy, lastSeries = st.ID, 0
+		}
+		cur := &list[len(list)-1]
+		if !seID.Valid {
+			continue
+		}
+		if seID.Int64 != lastSeries {
+			cur.Series = append(cur.Series, domain.ImagingSeries{UID: seUID.String, Number: int(seNum.Int64),
+				Modality: seMod.String, Description: seDesc.String, BodyPart: seBody.String, NumberOfInstances: int(seN.Int64)})
+			lastSeries = seID.Int64
+		}
+		if inUID.Valid {
+			se := &cur.Series[len(cur.Series)-1]
+			se.Instances = append(se.Instances, domain.ImagingInstance{SOPInstanceUID: inUID.String, SOPClassUID: inClass.String,
+				Number: int(inNum.Int64), TransferSyntax: inTS.String, Size: inSize.Int64, SHA256: inSHA.String, Location: inLoc.String})
+		}
+	}
+	return list, rows.Err()
+}

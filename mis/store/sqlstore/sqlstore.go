@@ -1,0 +1,227 @@
+// Package sqlstore implements store.Store once, in SQL that both dialects
+// accept: $N placeholders, RETURNING, ON CONFLICT upserts, row values. The
+// sqlite and postgres packages open the database, own their migrations and
+// say how their drivers report a unique violation.
+//
+// Times are stored as UTC microseconds since the Unix epoch (BIGINT) and
+// dates as YYYY-MM-DD text, so both dialects sort and compare them alike.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/medgate/medgate/mis/store"
+)
+
+// Dialect is what differs between the databases.
+type Dialect struct {
+	Name string
+	// Migrations holds NNNN_name.sql files applied in order, each in its own
+	// transaction.
+	Migrations fs.FS
+	// IsUniqueViolation reports whether err is a unique-constraint failure.
+	IsUniqueViolation func(err error) bool
+	// MigrationLock, if set, runs first in the migration transaction so that
+	// several instances starting together migrate one at a time.
+	MigrationLock string
+}
+
+// Store is the shared implementation of store.Store.
+type Store struct {
+	w, r *sql.DB // writer and reader pools; the same pool on PostgreSQL
+	d    Dialect
+}
+
+var _ store.Store = (*Store)(nil)
+
+// New wraps open pools and applies pending migrations. For SQLite, w is a
+// single-connection pool taking write locks at BEGIN; r serves reads.
+func New(ctx context.Context, w, r *sql.DB, d Dialect) (*Store, error) {
+	s := &Store{w: w, r: r, d: d}
+	if err := s.migrate(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Ping checks both pools.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.w.PingContext(ctx); err != nil {
+		return err
+	}
+	if s.r != s.w {
+		return s.r.PingContext(ctx)
+	}
+	return nil
+}
+
+// Close closes the pools.
+func (s *Store) Close() error {
+	err := s.w.Close()
+	if s.r != s.w {
+		err = errors.Join(err, s.r.Close())
+	}
+	return err
+}
+
+// DB exposes the writer pool for tools such as benchmark loaders.
+func (s *Store) DB() *sql.DB { return s.w }
+
+// Dialect returns the dialect's name.
+func (s *Store) Dialect() string { return s.d.Name }
+
+// inTx runs fn in a write transaction, committing if it returns nil.
+func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// migrate applies pending migrations in one transaction, so a failed
+// migration leaves the schema as it was.
+func (s *Store) migrate(ctx context.Context) error {
+	names, err := fs.Glob(s.d.Migrations, "*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if s.d.MigrationLock != "" {
+			if _, err := tx.ExecContext(ctx, s.d.MigrationLock); err != nil {
+				return fmt.Errorf("%s migration lock: %w", s.d.Name, err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied BIGINT NOT NULL)`); err != nil {
+			return fmt.Errorf("migrations table: %w", err)
+		}
+		for _, name := range names {
+			v, err := strconv.Atoi(strings.SplitN(name, "_", 2)[0])
+			if err != nil {
+				return fmt.Errorf("migration %s: name must start with its number", name)
+			}
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = $1`, v).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				continue
+			}
+			body, err := fs.ReadFile(s.d.Migrations, name)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+				return fmt.Errorf("%s migration %s: %w", s.d.Name, name, err)
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied) VALUES ($1, $2, $3)`,
+				v, name, micros(time.Now())); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// SchemaVersion is the highest applied migration.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	var v sql.NullInt64
+	err := s.r.QueryRowContext(ctx, `SELECT max(version) FROM schema_migrations`).Scan(&v)
+	return int(v.Int64), err
+}
+
+// Time helpers: UTC microseconds.
+func micros(t time.Time) int64 { return t.UTC().UnixMicro() }
+
+func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+func nullMicros(t *time.Time) any {
+	if t == nil || t.IsZero() {
+		return nil
+	}
+	return micros(*t)
+}
+
+func timePtr(v sql.NullInt64) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := fromMicros(v.Int64)
+	return &t
+}
+
+// nullID maps the zero ID to NULL for optional references.
+func nullID(id int64) any {
+	if id == 0 {
+		return nil
+	}
+	return id
+}
+
+func nullFloat(f *float64) any {
+	if f == nil {
+		return nil
+	}
+	return *f
+}
+
+func floatPtr(v sql.NullFloat64) *float64 {
+	if !v.Valid {
+		return nil
+	}
+	f := v.Float64
+	return &f
+}
+
+// inList writes "$k,$k+1,…" for ids, appending them to args.
+func inList(args []any, ids []int64) (string, []any) {
+	var b strings.Builder
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		args = append(args, id)
+		b.WriteString("$" + strconv.Itoa(len(args)))
+	}
+	return b.String(), args
+}
+
+func contains(ids []int64, id int64) bool {
+	for _, v := range ids {
+		if v == id {
+			return true
+		}
+	}
+	return false
+}
+
+// pageLimit applies the default and maximum page sizes.
+func pageLimit(n int) int {
+	switch {
+	case n <= 0:
+		return 50
+	case n > 500:
+		return 500
+	}
+	return n
+}
+
+// now is the store's clock, truncated to what it keeps.
+func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
