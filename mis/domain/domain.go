@@ -109,15 +109,15 @@ type Identifier struct {
 
 // Identifier systems medgate itself knows.
 const (
-	SystemSNILS     = "urn:oid:1.2.643.100.3"          // СНИЛС
-	SystemENP       = "urn:oid:1.2.643.100.114"        // ЕНП, unified OMS polis number
-	SystemPatientID = "urn:medgate:patient-id"         // medgate's own patient ID
-	SystemAccession = "urn:medgate:accession-number"   // order accession numbers
-	SystemLOINC     = "http://loinc.org"               // LOINC
-	SystemUCUM      = "http://unitsofmeasure.org"      // UCUM units
-	SystemDICOMUID  = "urn:dicom:uid"                  // DICOM UIDs
-	SystemBarcode   = "urn:medgate:specimen-barcode"   // specimen barcodes
-	SystemLocalCode = "urn:medgate:local-code"         // codes local to a clinic
-	SystemDevice    = "urn:medgate:device-code"        // codes as a device sends them
+	SystemSNILS     = "urn:oid:1.2.643.100.3"        // СНИЛС
+	SystemENP       = "urn:oid:1.2.643.100.114"      // ЕНП, unified OMS polis number
+	SystemPatientID = "urn:medgate:patient-id"       // medgate's own patient ID
+	SystemAccession = "urn:medgate:accession-number" // order accession numbers
+	SystemLOINC     = "http://loinc.org"             // LOINC
+	SystemUCUM      = "http://unitsofmeasure.org"    // UCUM units
+	SystemDICOMUID  = "urn:dicom:uid"                // DICOM UIDs
+	SystemBarcode   = "urn:medgate:specimen-barcode" // specimen barcodes
+	SystemLocalCode = "urn:medgate:local-code"       // codes local to a clinic
+	SystemDevice    = "urn:medgate:device-code"      // codes as a device sends them
 	SystemModality  = "http://dicom.nema.org/resources/ontology/DCM"
 )
