@@ -155,8 +155,10 @@ func (v *validator) httpAddr() {
 	if host != "" && !isHost(host) {
 		v.errorf("http.addr", "http.addr host must be an IP address or host name, got %s", quote(host))
 	}
-	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
-		v.errorf("http.addr", "http.addr port must be between 1 and 65535, got %s", quote(port))
+	// Port 0 asks the system for a free port (tests, side-by-side runs); the
+	// banner prints the one chosen.
+	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		v.errorf("http.addr", "http.addr port must be between 0 and 65535, got %s", quote(port))
 	}
 }
 
@@ -170,7 +172,7 @@ func (v *validator) portClash() {
 	}
 	var ls []listener
 	if host, port, err := net.SplitHostPort(c.HTTP.Addr); err == nil {
-		if p, err := strconv.Atoi(port); err == nil {
+		if p, err := strconv.Atoi(port); err == nil && p != 0 {
 			ls = append(ls, listener{"http.addr", host, p})
 		}
 	}

@@ -73,7 +73,8 @@ type OrderQuery struct {
 
 // AuditQuery selects audit events, newest first.
 type AuditQuery struct {
-	Orgs      []int64
+	Orgs []int64 // empty selects every organization's events: for system tools, never for a user
+
 	PatientID int64
 	UserID    int64
 	Page

@@ -1,0 +1,277 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/medgate/medgate/mis/store/postgres/pgtest"
+)
+
+// These tests build and run the real binary, as an operator would.
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "medgate-e2e")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "medgate")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build medgate: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type proc struct {
+	cmd    *exec.Cmd
+	addr   string
+	banner string
+	stderr *bytes.Buffer
+	done   chan error
+}
+
+var addrRE = regexp.MustCompile(`web/API:\s+http://(\S+)`)
+
+// start runs medgate in dir and waits for its banner.
+func start(t *testing.T, dir string, env []string, args ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{"-http", "127.0.0.1:0"}, args...)...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{cmd: cmd, stderr: &bytes.Buffer{}, done: make(chan error, 1)}
+	cmd.Stderr = p.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	lines := make(chan string)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	deadline := time.After(30 * time.Second)
+	var banner strings.Builder
+	for p.addr == "" || !strings.Contains(banner.String(), "Ctrl+C") {
+		select {
+		case line, ok := <-lines:
+			if !ok {
+				t.Fatalf("medgate exited before its banner:\n%s\nstderr:\n%s", banner.String(), p.stderr)
+			}
+			banner.WriteString(line + "\n")
+			if m := addrRE.FindStringSubmatch(line); m != nil {
+				p.addr = m[1]
+			}
+		case <-deadline:
+			t.Fatalf("no banner in 30s:\n%s\nstderr:\n%s", banner.String(), p.stderr)
+		}
+	}
+	p.banner = banner.String()
+	go func() {
+		for range lines {
+		}
+		p.done <- cmd.Wait()
+	}()
+	return p
+}
+
+// stop sends SIGTERM and expects a clean exit.
+func (p *proc) stop(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Fatalf("medgate exited with %v; stderr:\n%s", err, p.stderr)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("medgate did not stop within 20s of SIGTERM; stderr:\n%s", p.stderr)
+	}
+	if !strings.Contains(p.stderr.String(), "stopped cleanly") {
+		t.Errorf("no clean-stop log line; stderr:\n%s", p.stderr)
+	}
+}
+
+func call(t *testing.T, method, url, token string, body any) (int, map[string]any) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, url, rd)
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+func login(t *testing.T, p *proc, password string) string {
+	t.Helper()
+	code, out := call(t, "POST", "http://"+p.addr+"/api/v1/login", "", map[string]string{"login": "admin", "password": password})
+	if code != 200 {
+		t.Fatalf("login: %d %v", code, out)
+	}
+	return out["token"].(string)
+}
+
+func stores(t *testing.T) map[string][]string {
+	m := map[string][]string{"sqlite": nil}
+	if os.Getenv("MEDGATE_TEST_POSTGRES_URL") != "" || os.Getenv("MEDGATE_REQUIRE_POSTGRES") == "1" {
+		m["postgres"] = []string{"-database", pgtest.URL(t)}
+	}
+	return m
+}
+
+func TestFirstRunRestartAndShutdown(t *testing.T) {
+	for name, args := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			env := []string{"MEDGATE_ADMIN_PASSWORD=correct-horse-42"}
+			p := start(t, dir, env, args...)
+			if !strings.Contains(p.banner, `created organization`) || !strings.Contains(p.banner, "MEDGATE_ADMIN_PASSWORD") {
+				t.Errorf("first start banner:\n%s", p.banner)
+			}
+			if strings.Contains(p.banner, "correct-horse-42") {
+				t.Error("banner printed the password given in the environment")
+			}
+			if code, _ := call(t, "GET", "http://"+p.addr+"/healthz", "", nil); code != 200 {
+				t.Fatalf("healthz: %d", code)
+			}
+			token := login(t, p, "correct-horse-42")
+			code, pat := call(t, "POST", "http://"+p.addr+"/api/v1/patients", token, map[string]any{
+				"family": "Семёнова", "given": "Анна", "patronymic": "Ильинична", "birthDate": "1990-05-17", "gender": "female",
+				"snils": "112-233-445 95"})
+			if code != 201 {
+				t.Fatalf("create patient: %d %v", code, pat)
+			}
+			p.stop(t)
+			if name == "sqlite" {
+				// A clean close checkpoints the WAL into the database file.
+				if fi, err := os.Stat(filepath.Join(dir, "medgate-data", "medgate.db-wal")); err == nil && fi.Size() > 0 {
+					t.Errorf("WAL left with %d bytes after a clean stop", fi.Size())
+				}
+			}
+
+			// Second start: no second organization or admin; data still there.
+			p = start(t, dir, env, args...)
+			if strings.Contains(p.banner, "created organization") {
+				t.Errorf("second start repeated first-run setup:\n%s", p.banner)
+			}
+			token = login(t, p, "correct-horse-42")
+			code, found := call(t, "GET", "http://"+p.addr+"/api/v1/patients?name=%D1%81%D0%B5%D0%BC%D0%B5%D0%BD", token, nil)
+			if code != 200 || len(found["items"].([]any)) != 1 {
+				t.Fatalf("search after restart: %d %v", code, found)
+			}
+			p.stop(t)
+		})
+	}
+}
+
+func TestGeneratedAdminPassword(t *testing.T) {
+	p := start(t, t.TempDir(), []string{"MEDGATE_ADMIN_PASSWORD="})
+	m := regexp.MustCompile(`admin password \(shown once, change it\): (\S+)`).FindStringSubmatch(p.banner)
+	if m == nil {
+		t.Fatalf("no generated password in banner:\n%s", p.banner)
+	}
+	login(t, p, m[1])
+	if strings.Contains(p.stderr.String(), m[1]) {
+		t.Error("the generated password reached the log")
+	}
+	p.stop(t)
+}
+
+// SIGTERM while a request is mid-body: the request completes, then medgate exits.
+func TestShutdownFinishesInFlightRequest(t *testing.T) {
+	p := start(t, t.TempDir(), []string{"MEDGATE_ADMIN_PASSWORD=correct-horse-42"})
+	token := login(t, p, "correct-horse-42")
+	body := `{"family":"Кузнецов","given":"Олег","birthDate":"1975-11-30","gender":"male"}`
+	conn, err := net.Dial("tcp", p.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /api/v1/patients HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+		token, len(body), body[:10])
+	time.Sleep(200 * time.Millisecond)
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	select {
+	case err := <-p.done:
+		t.Fatalf("exited (%v) with a request in flight", err)
+	default:
+	}
+	if _, err := io.WriteString(conn, body[10:]); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("in-flight request lost: %v", err)
+	}
+	if resp.StatusCode != 201 {
+		t.Fatalf("in-flight create: %d", resp.StatusCode)
+	}
+	conn.Close()
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Fatalf("exit: %v\n%s", err, p.stderr)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("did not exit after the in-flight request finished")
+	}
+}
+
+func TestBadConfigNamesTheLine(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "medgate.yaml")
+	if err := os.WriteFile(cfg, []byte("http:\n  addr: 127.0.0.1:8080\n  adr: oops\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, "-config", cfg)
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
+		t.Fatalf("want exit 2, got %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "medgate.yaml:3") {
+		t.Fatalf("error does not name line 3:\n%s", out)
+	}
+}
