@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"time"
@@ -32,8 +33,9 @@ type Server struct {
 
 	Now func() time.Time // default time.Now
 
-	dummyOnce sync.Once
-	dummy     string
+	defaultsOnce sync.Once
+	dummyOnce    sync.Once
+	dummy        string
 }
 
 // dummyHash is verified against when a login does not exist, so a wrong
@@ -44,6 +46,10 @@ func (s *Server) dummyHash(ctx context.Context) string {
 }
 
 func (s *Server) defaults() {
+	s.defaultsOnce.Do(s.setDefaults)
+}
+
+func (s *Server) setDefaults() {
 	if s.Hasher == nil {
 		s.Hasher = auth.NewHasher(auth.DefaultParams, 2)
 	}
@@ -94,10 +100,29 @@ func (s *Server) Handler() http.Handler {
 
 	mux.HandleFunc("GET /api/v1/audit", s.authed(s.listAudit))
 
-	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, &apiError{Status: http.StatusNotFound, Code: "not_found", Message: "no such endpoint: " + r.Method + " " + r.URL.Path})
+	return s.logRequests(jsonMisses(mux))
+}
+
+// jsonMisses answers the mux's own 404 and 405 in the API's JSON error
+// shape, keeping its Allow header.
+func jsonMisses(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, pattern := mux.Handler(r)
+		if pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		if allow := rec.Header().Get("Allow"); allow != "" {
+			w.Header().Set("Allow", allow)
+		}
+		e := &apiError{Status: rec.Code, Code: "not_found", Message: "no such endpoint: " + r.URL.Path}
+		if rec.Code == http.StatusMethodNotAllowed {
+			e.Code, e.Message = "method_not_allowed", r.Method+" is not allowed here; use "+rec.Header().Get("Allow")
+		}
+		writeError(w, e)
 	})
-	return s.logRequests(mux)
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
@@ -154,25 +179,36 @@ type caller struct {
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request, c *caller)
 
+// ErrUnauthenticated means the request carries no valid bearer token.
+var ErrUnauthenticated = errors.New("unauthenticated")
+
+// Authenticate resolves the request's bearer token to an active user. Other
+// HTTP surfaces (the FHIR API, the UI) share it, so one session works for all.
+func (s *Server) Authenticate(r *http.Request) (*domain.User, error) {
+	s.defaults()
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || strings.TrimSpace(token) == "" {
+		return nil, ErrUnauthenticated
+	}
+	sess, err := s.Store.GetSession(r.Context(), auth.HashToken(strings.TrimSpace(token)))
+	if errors.Is(err, store.ErrNotFound) || err == nil && s.Now().After(sess.Expires) {
+		return nil, ErrUnauthenticated
+	}
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.Store.GetUser(r.Context(), sess.UserID)
+	if errors.Is(err, store.ErrNotFound) || err == nil && !u.Active {
+		return nil, ErrUnauthenticated
+	}
+	return u, err
+}
+
 // authed resolves the bearer token to a user, or answers 401.
 func (s *Server) authed(h handlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || token == "" {
-			writeError(w, errUnauthorized)
-			return
-		}
-		sess, err := s.Store.GetSession(r.Context(), auth.HashToken(strings.TrimSpace(token)))
-		if errors.Is(err, store.ErrNotFound) || err == nil && s.Now().After(sess.Expires) {
-			writeError(w, errUnauthorized)
-			return
-		}
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		u, err := s.Store.GetUser(r.Context(), sess.UserID)
-		if errors.Is(err, store.ErrNotFound) || err == nil && !u.Active {
+		u, err := s.Authenticate(r)
+		if errors.Is(err, ErrUnauthenticated) {
 			writeError(w, errUnauthorized)
 			return
 		}
@@ -183,6 +219,9 @@ func (s *Server) authed(h handlerFunc) http.HandlerFunc {
 		h(w, r, &caller{user: u, address: remoteHost(r)})
 	}
 }
+
+// RemoteHost is the client's address as audit events record it.
+func RemoteHost(r *http.Request) string { return remoteHost(r) }
 
 func remoteHost(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)

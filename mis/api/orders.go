@@ -101,7 +101,7 @@ func (s *Server) getOrder(w http.ResponseWriter, r *http.Request, c *caller) {
 	ev := c.audit(domain.ActionRead, "order.read")
 	ev.ResourceType, ev.ResourceID = "ServiceRequest", id
 	if err != nil {
-		ev.Outcome, ev.Detail = domain.OutcomeMinorFailure, "not found or not visible"
+		ev.OrganizationID, ev.Outcome, ev.Detail = orgs[0], domain.OutcomeMinorFailure, "not found or not visible"
 		_ = s.writeAudit(r.Context(), ev)
 		s.notFoundOr(w, r, err, "order")
 		return
@@ -180,10 +180,7 @@ func (s *Server) writeOrders(w http.ResponseWriter, r *http.Request, c *caller, 
 		return
 	}
 	ev := c.audit(domain.ActionRead, "order.search")
-	ev.PatientID, ev.Detail = oq.PatientID, strconv.Itoa(len(list))+" found"
-	if len(oq.Orgs) == 1 {
-		ev.OrganizationID = oq.Orgs[0]
-	}
+	ev.PatientID, ev.OrganizationID, ev.Detail = oq.PatientID, oq.Orgs[0], strconv.Itoa(len(list))+" found"
 	if err := s.writeAudit(r.Context(), ev); err != nil {
 		s.fail(w, r, err)
 		return
@@ -195,7 +192,9 @@ func (s *Server) writeOrders(w http.ResponseWriter, r *http.Request, c *caller, 
 }
 
 func (s *Server) cancelOrder(w http.ResponseWriter, r *http.Request, c *caller) {
-	s.moveOrder(w, r, c, domain.StatusCancelled)
+	if orgs, ok := scope(w, c, auth.OrderWrite); ok {
+		s.moveOrder(w, r, c, orgs, domain.StatusCancelled)
+	}
 }
 
 type statusInput struct {
@@ -203,6 +202,10 @@ type statusInput struct {
 }
 
 func (s *Server) setOrderStatus(w http.ResponseWriter, r *http.Request, c *caller) {
+	orgs, ok := scope(w, c, auth.OrderWrite)
+	if !ok {
+		return
+	}
 	var in statusInput
 	if e := s.decode(w, r, &in); e != nil {
 		writeError(w, e)
@@ -210,17 +213,13 @@ func (s *Server) setOrderStatus(w http.ResponseWriter, r *http.Request, c *calle
 	}
 	switch in.Status {
 	case domain.StatusActive, domain.StatusCompleted, domain.StatusCancelled, domain.StatusEnteredInError:
-		s.moveOrder(w, r, c, in.Status)
+		s.moveOrder(w, r, c, orgs, in.Status)
 	default:
 		writeError(w, invalid("status", "status is active, completed, cancelled or entered-in-error"))
 	}
 }
 
-func (s *Server) moveOrder(w http.ResponseWriter, r *http.Request, c *caller, to domain.RequestStatus) {
-	orgs, ok := scope(w, c, auth.OrderWrite)
-	if !ok {
-		return
-	}
+func (s *Server) moveOrder(w http.ResponseWriter, r *http.Request, c *caller, orgs []int64, to domain.RequestStatus) {
 	ev := c.audit(domain.ActionUpdate, "order.status."+string(to))
 	o, err := s.Store.SetServiceRequestStatus(r.Context(), orgs, pathID(r), to, ev)
 	if err != nil {

@@ -127,7 +127,9 @@ func (s *Server) readPatient(w http.ResponseWriter, r *http.Request, c *caller, 
 	ev := c.audit(domain.ActionRead, event)
 	ev.ResourceType, ev.ResourceID = "Patient", id
 	if err != nil {
-		ev.Outcome, ev.Detail = domain.OutcomeMinorFailure, "not found or not visible"
+		// Recorded in the caller's own organization: the one whose
+		// auditors should see a user probing for records.
+		ev.OrganizationID, ev.Outcome, ev.Detail = orgs[0], domain.OutcomeMinorFailure, "not found or not visible"
 		_ = s.writeAudit(r.Context(), ev)
 		if ae, ok := toAPIError(err); ok && ae.Status == http.StatusNotFound {
 			writeError(w, notFound("patient"))
@@ -181,7 +183,7 @@ func (s *Server) updatePatient(w http.ResponseWriter, r *http.Request, c *caller
 	ev.ResourceType, ev.ResourceID, ev.PatientID = "Patient", p.ID, p.ID
 	if err := s.Store.UpdatePatient(r.Context(), orgs, p, ev); err != nil {
 		if ae, ok := toAPIError(err); ok && ae.Status == http.StatusNotFound {
-			ev.PatientID, ev.Outcome, ev.Detail = 0, domain.OutcomeMinorFailure, "not found or not visible"
+			ev.PatientID, ev.OrganizationID, ev.Outcome, ev.Detail = 0, orgs[0], domain.OutcomeMinorFailure, "not found or not visible"
 			_ = s.writeAudit(r.Context(), ev)
 			writeError(w, notFound("patient"))
 			return
@@ -247,9 +249,7 @@ func (s *Server) searchPatients(w http.ResponseWriter, r *http.Request, c *calle
 		return
 	}
 	ev := c.audit(domain.ActionRead, "patient.search")
-	if len(pq.Orgs) == 1 {
-		ev.OrganizationID = pq.Orgs[0]
-	}
+	ev.OrganizationID = pq.Orgs[0]
 	ev.Detail = "by " + searchKinds(pq) + "; " + strconv.Itoa(len(list)) + " found"
 	if err := s.writeAudit(r.Context(), ev); err != nil {
 		s.fail(w, r, err)

@@ -58,6 +58,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		ev.Outcome, ev.Detail = domain.OutcomeMinorFailure, "wrong login or password"
 		if u != nil {
 			ev.UserID = u.ID
+			if len(u.Memberships) > 0 {
+				ev.OrganizationID = u.Memberships[0].OrganizationID
+			}
 		}
 		_ = s.writeAudit(r.Context(), ev)
 		writeError(w, &apiError{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "wrong login or password"})

@@ -1,23 +1,116 @@
 package domain
 
-import "time"
+import (
+	"fmt"
+	"net"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
 
-// Device is an analyzer, scanner or system that talks to medgate.
+// Device is an analyzer, scanner or system that talks to medgate. Its
+// identity fields say how an inbound message is recognised as its own.
 type Device struct {
-	ID                 int64     `json:"id"`
-	OrganizationID     int64     `json:"organization"`
-	Name               string    `json:"name"`
-	Protocol           string    `json:"protocol"` // dicom | hl7 | astm
-	AETitle            string    `json:"aeTitle,omitempty"`
-	Addresses          []string  `json:"addresses,omitempty"`
-	SendingApplication string    `json:"sendingApplication,omitempty"`
-	SendingFacility    string    `json:"sendingFacility,omitempty"`
-	Sender             string    `json:"sender,omitempty"`
-	Encoding           string    `json:"encoding,omitempty"`
-	CodeMap            string    `json:"codeMap,omitempty"`
-	Active             bool      `json:"active"`
-	Created            time.Time `json:"created"`
+	ID                 int64      `json:"id"`
+	OrganizationID     int64      `json:"organization"`
+	BranchID           int64      `json:"branch,omitempty"`
+	Name               string     `json:"name"`
+	Protocol           string     `json:"protocol"` // dicom | hl7 | astm
+	AETitle            string     `json:"aeTitle,omitempty"`
+	Addresses          []string   `json:"addresses,omitempty"` // optional allow-list of peer IPs
+	SendingApplication string     `json:"sendingApplication,omitempty"`
+	SendingFacility    string     `json:"sendingFacility,omitempty"`
+	Sender             string     `json:"sender,omitempty"`
+	Transport          *Transport `json:"transport,omitempty"`
+	Encoding           string     `json:"encoding,omitempty"`
+	CodeMap            string     `json:"codeMap,omitempty"`
+	MatchingPolicy     string     `json:"matchingPolicy,omitempty"`
+	SendsResults       bool       `json:"sendsResults"`
+	QueriesOrders      bool       `json:"queriesOrders"`
+	ReceivesOrders     bool       `json:"receivesOrders"`
+	Active             bool       `json:"active"`
+	Created            time.Time  `json:"created"`
+	Updated            time.Time  `json:"updated"`
 }
+
+// Transport is how medgate reaches a device that is not a TCP client of
+// it: a serial line, or a host and port medgate connects to.
+type Transport struct {
+	Serial string `json:"serial,omitempty" yaml:"serial,omitempty"`
+	Baud   int    `json:"baud,omitempty" yaml:"baud,omitempty"`
+	Format string `json:"format,omitempty" yaml:"format,omitempty"` // e.g. 8N1
+	Host   string `json:"host,omitempty" yaml:"host,omitempty"`
+	Port   int    `json:"port,omitempty" yaml:"port,omitempty"`
+}
+
+// Device protocols.
+const (
+	ProtocolDICOM = "dicom"
+	ProtocolHL7   = "hl7"
+	ProtocolASTM  = "astm"
+)
+
+// Text encodings a device may use.
+var Encodings = []string{"utf-8", "windows-1251", "iso-8859-5", "cp866", "ascii", "iso-8859-1", "iso-ir-144", "iso-ir-192"}
+
+// Matching policies: how far matching may go for a device's results.
+const (
+	// MatchStrict attaches by specimen barcode, accession number, Study
+	// Instance UID or a patient identifier with its system; everything else
+	// goes to reconciliation. The default.
+	MatchStrict = "strict"
+	// MatchPropose also looks for patients by name, birth date and sex and
+	// proposes them on the reconciliation item; it never attaches by them.
+	MatchPropose = "propose-demographics"
+)
+
+// Validate checks a device's fields; identity must fit its protocol.
+func (d *Device) Validate() error {
+	if d.Name == "" || len(d.Name) > 64 {
+		return &FieldError{Field: "name", Message: "name is required, at most 64 characters"}
+	}
+	switch d.Protocol {
+	case ProtocolDICOM:
+		if d.AETitle == "" || len(d.AETitle) > 16 || strings.ContainsAny(d.AETitle, "\\\r\n") {
+			return &FieldError{Field: "aeTitle", Message: "a DICOM device needs its calling AE title (1 to 16 characters, no backslash)"}
+		}
+	case ProtocolHL7:
+		if d.SendingApplication == "" {
+			return &FieldError{Field: "sendingApplication", Message: "an HL7 device needs its sending application (MSH-3)"}
+		}
+	case ProtocolASTM:
+		if d.Sender == "" {
+			return &FieldError{Field: "sender", Message: "an ASTM device needs its sender name (H-5)"}
+		}
+	default:
+		return &FieldError{Field: "protocol", Message: `protocol is "dicom", "hl7" or "astm"`}
+	}
+	for i, a := range d.Addresses {
+		if net.ParseIP(a) == nil {
+			return &FieldError{Field: "addresses[" + itoa(i) + "]", Message: fmt.Sprintf("%q is not an IP address", a)}
+		}
+	}
+	if d.Encoding != "" && !slices.Contains(Encodings, d.Encoding) {
+		return &FieldError{Field: "encoding", Message: "encoding is one of " + strings.Join(Encodings, ", ")}
+	}
+	switch d.MatchingPolicy {
+	case "", MatchStrict, MatchPropose:
+	default:
+		return &FieldError{Field: "matchingPolicy", Message: `matching policy is "strict" or "propose-demographics"`}
+	}
+	if t := d.Transport; t != nil {
+		if t.Serial != "" && (t.Baud <= 0 || t.Baud > 921600) {
+			return &FieldError{Field: "transport.baud", Message: "a serial line needs a baud rate (e.g. 9600)"}
+		}
+		if t.Format != "" && !serialFormat.MatchString(t.Format) {
+			return &FieldError{Field: "transport.format", Message: "format is data bits, parity, stop bits, e.g. 8N1 or 7E1"}
+		}
+	}
+	return nil
+}
+
+var serialFormat = regexp.MustCompile(`^[5-8][NEOMS][12]$`)
 
 // AuditEvent records who did what to which patient data, from where, and
 // how it ended (FHIR AuditEvent, flattened).

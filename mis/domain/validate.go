@@ -7,6 +7,11 @@ import (
 	"time"
 )
 
+// ErrNotFound is a record that does not exist or is not visible to the
+// caller. The store returns it (as store.ErrNotFound) and the mapping layer
+// branches on it without depending on the store.
+var ErrNotFound = errors.New("not found")
+
 // FieldError is a validation failure that names the offending field, so the
 // API can answer with it and a form can highlight it.
 type FieldError struct {

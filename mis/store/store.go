@@ -19,7 +19,7 @@ import (
 
 // Sentinel errors callers branch on.
 var (
-	ErrNotFound = errors.New("not found")
+	ErrNotFound = domain.ErrNotFound
 	ErrConflict = errors.New("conflict")
 	ErrLimit    = errors.New("limit reached")
 	// ErrBadCursor is a page cursor the store did not issue.
@@ -82,6 +82,8 @@ type AuditQuery struct {
 
 // Store is medgate's persistence.
 type Store interface {
+	IngestStore
+
 	Ping(ctx context.Context) error
 	Close() error
 

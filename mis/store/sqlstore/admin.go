@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -189,64 +188,15 @@ func (s *Store) DeleteSession(ctx context.Context, tokenHash string) error {
 	})
 }
 
-// CreateDevice registers a device; names are unique per organization.
-func (s *Store) CreateDevice(ctx context.Context, d *domain.Device, audit *domain.AuditEvent) error {
-	if d.Created.IsZero() {
-		d.Created = now()
-	}
-	addrs, _ := json.Marshal(d.Addresses)
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, `INSERT INTO devices (org_id, name, protocol, ae_title, addresses, sending_application,
-			sending_facility, sender, encoding, code_map, active, created)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
-			d.OrganizationID, d.Name, d.Protocol, d.AETitle, string(addrs), d.SendingApplication,
-			d.SendingFacility, d.Sender, d.Encoding, d.CodeMap, d.Active, micros(d.Created)).Scan(&d.ID)
-		if s.d.IsUniqueViolation(err) {
-			return &store.ConflictError{Field: "name", Message: fmt.Sprintf("a device named %q exists", d.Name)}
-		}
-		if err != nil {
-			return err
-		}
-		return writeAudit(ctx, tx, audit, "Device", d.ID, 0)
-	})
-}
-
-// ListDevices lists the devices of the given organizations.
-func (s *Store) ListDevices(ctx context.Context, orgs []int64) ([]domain.Device, error) {
-	if len(orgs) == 0 {
-		return nil, nil
-	}
-	in, args := inList(nil, orgs)
-	rows, err := s.r.QueryContext(ctx, `SELECT id, org_id, name, protocol, ae_title, addresses, sending_application,
-		sending_facility, sender, encoding, code_map, active, created FROM devices WHERE org_id IN (`+in+`) ORDER BY org_id, name`, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var list []domain.Device
-	for rows.Next() {
-		var d domain.Device
-		var addrs string
-		var created int64
-		if err := rows.Scan(&d.ID, &d.OrganizationID, &d.Name, &d.Protocol, &d.AETitle, &addrs, &d.SendingApplication,
-			&d.SendingFacility, &d.Sender, &d.Encoding, &d.CodeMap, &d.Active, &created); err != nil {
-			return nil, err
-		}
-		_ = json.Unmarshal([]byte(addrs), &d.Addresses)
-		d.Created = fromMicros(created)
-		list = append(list, d)
-	}
-	return list, rows.Err()
-}
-
 // WriteAudit records an event on its own, for reads and failures.
 func (s *Store) WriteAudit(ctx context.Context, ev *domain.AuditEvent) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error { return writeAudit(ctx, tx, ev, "", 0, 0) })
+	return s.inTx(ctx, func(tx *sql.Tx) error { return writeAudit(ctx, tx, ev, "", 0, 0, 0) })
 }
 
-// writeAudit inserts ev in tx. When the audited resource was created in the
-// same transaction, its type and ID (and the patient's) are filled in here.
-func writeAudit(ctx context.Context, tx *sql.Tx, ev *domain.AuditEvent, resType string, resID, patientID int64) error {
+// writeAudit inserts ev in tx. The store knows the audited record here —
+// created or loaded in the same transaction — so its type, ID, patient and
+// organization are filled in where the caller left them empty.
+func writeAudit(ctx context.Context, tx *sql.Tx, ev *domain.AuditEvent, resType string, resID, patientID, orgID int64) error {
 	if ev == nil {
 		return nil
 	}
@@ -261,6 +211,9 @@ func writeAudit(ctx context.Context, tx *sql.Tx, ev *domain.AuditEvent, resType 
 	}
 	if ev.PatientID == 0 {
 		ev.PatientID = patientID
+	}
+	if ev.OrganizationID == 0 {
+		ev.OrganizationID = orgID
 	}
 	return tx.QueryRowContext(ctx, `INSERT INTO audit_events (time, user_id, login, action, event, org_id, patient_id,
 		resource_type, resource_id, address, outcome, detail)

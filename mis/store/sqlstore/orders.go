@@ -81,7 +81,7 @@ func (s *Store) CreateServiceRequest(ctx context.Context, r *domain.ServiceReque
 				return err
 			}
 		}
-		return writeAudit(ctx, tx, audit, "ServiceRequest", r.ID, r.PatientID)
+		return writeAudit(ctx, tx, audit, "ServiceRequest", r.ID, r.PatientID, r.OrganizationID)
 	})
 	if err != nil {
 		*r = given
@@ -293,7 +293,7 @@ func (s *Store) SetServiceRequestStatus(ctx context.Context, orgs []int64, id in
 		}
 		r.Status = to
 		out = r
-		return writeAudit(ctx, tx, audit, "ServiceRequest", r.ID, r.PatientID)
+		return writeAudit(ctx, tx, audit, "ServiceRequest", r.ID, r.PatientID, r.OrganizationID)
 	})
 	return out, err
 }

@@ -50,7 +50,7 @@ func (s *Store) CreatePatient(ctx context.Context, p *domain.Patient, maxPatient
 		if err := s.insertIdentifiers(ctx, tx, p); err != nil {
 			return err
 		}
-		return writeAudit(ctx, tx, audit, "Patient", p.ID, p.ID)
+		return writeAudit(ctx, tx, audit, "Patient", p.ID, p.ID, p.OrganizationID)
 	})
 	if err != nil {
 		p.ID, p.Version = 0, 0
@@ -192,7 +192,7 @@ func (s *Store) UpdatePatient(ctx context.Context, orgs []int64, p *domain.Patie
 			return err
 		}
 		p.Version++
-		return writeAudit(ctx, tx, audit, "Patient", p.ID, p.ID)
+		return writeAudit(ctx, tx, audit, "Patient", p.ID, p.ID, p.OrganizationID)
 	})
 }
 

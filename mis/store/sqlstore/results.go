@@ -12,44 +12,51 @@ import (
 // SaveReport inserts a report with its observations in one transaction.
 // Observations inherit the report's patient, organization and order.
 func (s *Store) SaveReport(ctx context.Context, r *domain.DiagnosticReport, obs []domain.Observation, audit *domain.AuditEvent) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := saveReport(ctx, tx, r, obs); err != nil {
+			return err
+		}
+		return writeAudit(ctx, tx, audit, "DiagnosticReport", r.ID, r.PatientID, r.OrganizationID)
+	})
+}
+
+func saveReport(ctx context.Context, tx *sql.Tx, r *domain.DiagnosticReport, obs []domain.Observation) error {
 	if r.Issued.IsZero() {
 		r.Issued = now()
 	}
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, `INSERT INTO reports (org_id, patient_id, request_id, message_id, code_system, code,
-			code_display, status, effective, issued, conclusion)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
-			r.OrganizationID, nullID(r.PatientID), nullID(r.RequestID), nullID(r.MessageID), r.Code.System, r.Code.Code,
-			r.Code.Display, r.Status, micros(r.Effective), micros(r.Issued), r.Conclusion).Scan(&r.ID)
-		if err != nil {
-			return err
+	err := tx.QueryRowContext(ctx, `INSERT INTO reports (org_id, patient_id, request_id, message_id, code_system, code,
+		code_display, status, effective, issued, conclusion)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
+		r.OrganizationID, nullID(r.PatientID), nullID(r.RequestID), nullID(r.MessageID), r.Code.System, r.Code.Code,
+		r.Code.Display, r.Status, micros(r.Effective), micros(r.Issued), r.Conclusion).Scan(&r.ID)
+	if err != nil {
+		return err
+	}
+	r.Result = r.Result[:0]
+	for i := range obs {
+		o := &obs[i]
+		o.ReportID = r.ID
+		if o.OrganizationID == 0 {
+			o.OrganizationID = r.OrganizationID
 		}
-		r.Result = r.Result[:0]
-		for i := range obs {
-			o := &obs[i]
-			o.ReportID = r.ID
-			if o.OrganizationID == 0 {
-				o.OrganizationID = r.OrganizationID
-			}
-			if o.PatientID == 0 {
-				o.PatientID = r.PatientID
-			}
-			if o.RequestID == 0 {
-				o.RequestID = r.RequestID
-			}
-			if o.MessageID == 0 {
-				o.MessageID = r.MessageID
-			}
-			if o.Issued.IsZero() {
-				o.Issued = r.Issued
-			}
-			if err := InsertObservation(ctx, tx, o); err != nil {
-				return fmt.Errorf("observation %d: %w", i, err)
-			}
-			r.Result = append(r.Result, o.ID)
+		if o.PatientID == 0 {
+			o.PatientID = r.PatientID
 		}
-		return writeAudit(ctx, tx, audit, "DiagnosticReport", r.ID, r.PatientID)
-	})
+		if o.RequestID == 0 {
+			o.RequestID = r.RequestID
+		}
+		if o.MessageID == 0 {
+			o.MessageID = r.MessageID
+		}
+		if o.Issued.IsZero() {
+			o.Issued = r.Issued
+		}
+		if err := InsertObservation(ctx, tx, o); err != nil {
+			return fmt.Errorf("observation %d: %w", i, err)
+		}
+		r.Result = append(r.Result, o.ID)
+	}
+	return nil
 }
 
 // Value kinds as stored in observations.value_type.
@@ -213,55 +220,62 @@ func (s *Store) PatientChart(ctx context.Context, orgs []int64, patientID int64)
 // Study Instance UID) with its series and instances; instances already
 // stored are left as they are and the counts are recomputed.
 func (s *Store) SaveImagingStudy(ctx context.Context, st *domain.ImagingStudy, audit *domain.AuditEvent) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := saveStudy(ctx, tx, st); err != nil {
+			return err
+		}
+		return writeAudit(ctx, tx, audit, "ImagingStudy", st.ID, st.PatientID, st.OrganizationID)
+	})
+}
+
+func saveStudy(ctx context.Context, tx *sql.Tx, st *domain.ImagingStudy) error {
 	st.Updated = now()
 	mods, _ := json.Marshal(st.Modalities)
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, `INSERT INTO imaging_studies (org_id, patient_id, request_id, study_uid, accession,
-			modalities, description, started, status, n_series, n_instances, updated)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, 0, $10)
-			ON CONFLICT (org_id, study_uid) DO UPDATE SET
-				patient_id = COALESCE(excluded.patient_id, imaging_studies.patient_id),
-				request_id = COALESCE(excluded.request_id, imaging_studies.request_id),
-				accession = excluded.accession, modalities = excluded.modalities, description = excluded.description,
-				started = COALESCE(excluded.started, imaging_studies.started), status = excluded.status, updated = excluded.updated
-			RETURNING id`,
-			st.OrganizationID, nullID(st.PatientID), nullID(st.RequestID), st.StudyInstanceUID, st.AccessionNumber,
-			string(mods), st.Description, nullMicros(st.Started), st.Status, micros(st.Updated)).Scan(&st.ID)
+	err := tx.QueryRowContext(ctx, `INSERT INTO imaging_studies (org_id, patient_id, request_id, study_uid, accession,
+		modalities, description, started, status, n_series, n_instances, updated)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, 0, $10)
+		ON CONFLICT (org_id, study_uid) DO UPDATE SET
+			patient_id = COALESCE(excluded.patient_id, imaging_studies.patient_id),
+			request_id = COALESCE(excluded.request_id, imaging_studies.request_id),
+			accession = excluded.accession, modalities = excluded.modalities, description = excluded.description,
+			started = COALESCE(excluded.started, imaging_studies.started), status = excluded.status, updated = excluded.updated
+		RETURNING id`,
+		st.OrganizationID, nullID(st.PatientID), nullID(st.RequestID), st.StudyInstanceUID, st.AccessionNumber,
+		string(mods), st.Description, nullMicros(st.Started), st.Status, micros(st.Updated)).Scan(&st.ID)
+	if err != nil {
+		return err
+	}
+	for _, se := range st.Series {
+		var seriesID int64
+		err := tx.QueryRowContext(ctx, `INSERT INTO imaging_series (study_id, uid, number, modality, description, body_part, n_instances)
+			VALUES ($1, $2, $3, $4, $5, $6, 0)
+			ON CONFLICT (study_id, uid) DO UPDATE SET number = excluded.number, modality = excluded.modality,
+				description = excluded.description, body_part = excluded.body_part
+			RETURNING id`, st.ID, se.UID, se.Number, se.Modality, se.Description, se.BodyPart).Scan(&seriesID)
 		if err != nil {
+			return fmt.Errorf("series %s: %w", se.UID, err)
+		}
+		for _, in := range se.Instances {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO imaging_instances (series_id, sop_uid, sop_class, number,
+				transfer_syntax, size, sha256, location) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+				ON CONFLICT (series_id, sop_uid) DO NOTHING`,
+				seriesID, in.SOPInstanceUID, in.SOPClassUID, in.Number, in.TransferSyntax, in.Size, in.SHA256, in.Location); err != nil {
+				return fmt.Errorf("instance %s: %w", in.SOPInstanceUID, err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE imaging_series SET n_instances =
+			(SELECT count(*) FROM imaging_instances WHERE series_id = $1) WHERE id = $1`, seriesID); err != nil {
 			return err
 		}
-		for _, se := range st.Series {
-			var seriesID int64
-			err := tx.QueryRowContext(ctx, `INSERT INTO imaging_series (study_id, uid, number, modality, description, body_part, n_instances)
-				VALUES ($1, $2, $3, $4, $5, $6, 0)
-				ON CONFLICT (study_id, uid) DO UPDATE SET number = excluded.number, modality = excluded.modality,
-					description = excluded.description, body_part = excluded.body_part
-				RETURNING id`, st.ID, se.UID, se.Number, se.Modality, se.Description, se.BodyPart).Scan(&seriesID)
-			if err != nil {
-				return fmt.Errorf("series %s: %w", se.UID, err)
-			}
-			for _, in := range se.Instances {
-				if _, err := tx.ExecContext(ctx, `INSERT INTO imaging_instances (series_id, sop_uid, sop_class, number,
-					transfer_syntax, size, sha256, location) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-					ON CONFLICT (series_id, sop_uid) DO NOTHING`,
-					seriesID, in.SOPInstanceUID, in.SOPClassUID, in.Number, in.TransferSyntax, in.Size, in.SHA256, in.Location); err != nil {
-					return fmt.Errorf("instance %s: %w", in.SOPInstanceUID, err)
-				}
-			}
-			if _, err := tx.ExecContext(ctx, `UPDATE imaging_series SET n_instances =
-				(SELECT count(*) FROM imaging_instances WHERE series_id = $1) WHERE id = $1`, seriesID); err != nil {
-				return err
-			}
-		}
-		err = tx.QueryRowContext(ctx, `UPDATE imaging_studies SET
-			n_series = (SELECT count(*) FROM imaging_series WHERE study_id = $1),
-			n_instances = (SELECT COALESCE(sum(n_instances), 0) FROM imaging_series WHERE study_id = $1)
-			WHERE id = $1 RETURNING n_series, n_instances, patient_id`, st.ID).Scan(&st.NumberOfSeries, &st.NumberOfInstances, new(sql.NullInt64))
-		if err != nil {
-			return err
-		}
-		return writeAudit(ctx, tx, audit, "ImagingStudy", st.ID, st.PatientID)
-	})
+	}
+	err = tx.QueryRowContext(ctx, `UPDATE imaging_studies SET
+		n_series = (SELECT count(*) FROM imaging_series WHERE study_id = $1),
+		n_instances = (SELECT COALESCE(sum(n_instances), 0) FROM imaging_series WHERE study_id = $1)
+		WHERE id = $1 RETURNING n_series, n_instances, patient_id`, st.ID).Scan(&st.NumberOfSeries, &st.NumberOfInstances, new(sql.NullInt64))
+	if err != nil {
+		return err
+	}
+	return nil
 }
 
 // PatientStudies lists a patient's studies with series and instances.

@@ -36,8 +36,9 @@ type Dialect struct {
 
 // Store is the shared implementation of store.Store.
 type Store struct {
-	w, r *sql.DB // writer and reader pools; the same pool on PostgreSQL
-	d    Dialect
+	w, r  *sql.DB // writer and reader pools; the same pool on PostgreSQL
+	d     Dialect
+	group *committer // group commit for the ingest path
 }
 
 var _ store.Store = (*Store)(nil)
@@ -49,6 +50,7 @@ func New(ctx context.Context, w, r *sql.DB, d Dialect) (*Store, error) {
 	if err := s.migrate(ctx); err != nil {
 		return nil, err
 	}
+	s.group = newCommitter(w)
 	return s, nil
 }
 
@@ -63,8 +65,11 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the pools.
+// Close finishes the group in flight and closes the pools.
 func (s *Store) Close() error {
+	if s.group != nil {
+		s.group.close()
+	}
 	err := s.w.Close()
 	if s.r != s.w {
 		err = errors.Join(err, s.r.Close())

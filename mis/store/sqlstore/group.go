@@ -1,0 +1,133 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+)
+
+// Group commit: the ingest path's transactions are run by one goroutine
+// that takes every request waiting at that moment into one database
+// transaction, each inside a savepoint of its own. A request's failure
+// rolls back its savepoint only; one commit — one fsync — then makes the
+// whole group durable, and each caller hears only after that commit. Many
+// devices sending at once share fsyncs instead of queueing for them, and
+// nothing is acknowledged before it is on disk.
+
+const maxGroup = 64
+
+type groupReq struct {
+	ctx  context.Context
+	fn   func(tx *sql.Tx) error
+	done chan error
+}
+
+type committer struct {
+	once sync.Once
+	db   *sql.DB
+	reqs chan *groupReq
+	quit chan struct{}
+	done chan struct{}
+}
+
+var errClosed = errors.New("store closed")
+
+func newCommitter(db *sql.DB) *committer {
+	c := &committer{db: db, reqs: make(chan *groupReq), quit: make(chan struct{}), done: make(chan struct{})}
+	go c.loop()
+	return c
+}
+
+// run executes fn in the next group and returns after the group commits.
+func (c *committer) run(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	r := &groupReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	select {
+	case c.reqs <- r:
+	case <-c.quit:
+		return errClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// Once taken, the request may commit even if ctx ends: wait for the
+	// truth rather than report a failure that did not happen.
+	return <-r.done
+}
+
+func (c *committer) close() {
+	c.once.Do(func() { close(c.quit) })
+	<-c.done
+}
+
+func (c *committer) loop() {
+	defer close(c.done)
+	for {
+		var first *groupReq
+		select {
+		case first = <-c.reqs:
+		case <-c.quit:
+			return
+		}
+		group := []*groupReq{first}
+	collect:
+		for len(group) < maxGroup {
+			select {
+			case r := <-c.reqs:
+				group = append(group, r)
+			default:
+				break collect
+			}
+		}
+		c.commit(group)
+	}
+}
+
+func (c *committer) commit(group []*groupReq) {
+	errs := make([]error, len(group))
+	ctx := context.Background() // the group must not fail because one caller left
+	tx, err := c.db.BeginTx(ctx, nil)
+	if err != nil {
+		for _, r := range group {
+			r.done <- fmt.Errorf("begin: %w", err)
+		}
+		return
+	}
+	for i, r := range group {
+		if err := r.ctx.Err(); err != nil {
+			errs[i] = err
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, "SAVEPOINT g"); err != nil {
+			errs[i] = err
+			continue
+		}
+		if err := r.fn(tx); err != nil {
+			errs[i] = err
+			if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT g"); rerr != nil {
+				// The transaction is unusable: fail everyone in it.
+				_ = tx.Rollback()
+				for j, r := range group {
+					if errs[j] == nil {
+						errs[j] = fmt.Errorf("group rolled back: %w", rerr)
+					}
+					r.done <- errs[j]
+				}
+				return
+			}
+		}
+		if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT g"); err != nil && errs[i] == nil {
+			errs[i] = err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		for i := range errs {
+			if errs[i] == nil {
+				errs[i] = fmt.Errorf("commit: %w", err)
+			}
+		}
+	}
+	for i, r := range group {
+		r.done <- errs[i]
+	}
+}

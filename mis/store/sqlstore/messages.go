@@ -1,0 +1,271 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/medgate/medgate/mis/domain"
+	"github.com/medgate/medgate/mis/store"
+)
+
+const messageColumns = `id, org_id, device_id, protocol, listener, peer, calling_ae, called_ae, sending_app, sending_facility,
+	sender, msg_key, msg_type, received, size, sha256, status, reason, duplicate_of, attempts, updated`
+
+func scanMessage(row interface{ Scan(...any) error }) (domain.Message, error) {
+	var m domain.Message
+	var org, device, dup sql.NullInt64
+	var received, updated int64
+	err := row.Scan(&m.ID, &org, &device, &m.Protocol, &m.Listener, &m.Peer, &m.CallingAE, &m.CalledAE,
+		&m.SendingApplication, &m.SendingFacility, &m.Sender, &m.Key, &m.Type, &received, &m.Size, &m.SHA256,
+		&m.Status, &m.Reason, &dup, &m.Attempts, &updated)
+	m.OrganizationID, m.DeviceID, m.DuplicateOf = org.Int64, device.Int64, dup.Int64
+	m.Received, m.Updated = fromMicros(received), fromMicros(updated)
+	return m, err
+}
+
+// errRaced is a unique violation between the duplicate check and the
+// insert: another copy of the same message won; looking again resolves it.
+var errRaced = errors.New("raced with a copy of the same message")
+
+// SaveMessage stores an inbound message through group commit.
+func (s *Store) SaveMessage(ctx context.Context, m *domain.Message) (*domain.Message, error) {
+	if m.Status == "" {
+		m.Status = domain.MessageReceived
+	}
+	m.Size = len(m.Raw)
+	m.Updated = now()
+	for attempt := 0; ; attempt++ {
+		var orig *domain.Message
+		given := *m
+		err := s.group.run(ctx, func(tx *sql.Tx) error {
+			var err error
+			orig, err = s.saveMessage(ctx, tx, m)
+			return err
+		})
+		if errors.Is(err, errRaced) && attempt == 0 {
+			*m = given
+			continue
+		}
+		if err != nil {
+			*m = given
+			m.ID = 0
+		}
+		return orig, err
+	}
+}
+
+func (s *Store) saveMessage(ctx context.Context, tx *sql.Tx, m *domain.Message) (*domain.Message, error) {
+	var orig *domain.Message
+	if m.DeviceID != 0 {
+		row := tx.QueryRowContext(ctx, `SELECT `+messageColumns+` FROM messages WHERE device_id = $1 AND is_original = $2
+			AND (sha256 = $3 OR (msg_key = $4 AND msg_key <> '')) ORDER BY id LIMIT 1`, m.DeviceID, true, m.SHA256, m.Key)
+		o, err := scanMessage(row)
+		switch {
+		case err == nil:
+			orig = &o
+		case !errors.Is(err, sql.ErrNoRows):
+			return nil, err
+		}
+	}
+	original := orig == nil
+	storeRaw := true
+	if orig != nil {
+		m.DuplicateOf = orig.ID
+		if orig.SHA256 == m.SHA256 {
+			m.Status, m.Reason, storeRaw = domain.MessageDuplicate, "", false // the bytes are already kept
+		} else {
+			m.Status = domain.MessageQueued
+			m.Reason = fmt.Sprintf("same key %q as message %d with different content", m.Key, orig.ID)
+		}
+	}
+	err := tx.QueryRowContext(ctx, `INSERT INTO messages (org_id, device_id, protocol, listener, peer, calling_ae, called_ae,
+		sending_app, sending_facility, sender, msg_key, msg_type, received, size, sha256, status, reason, duplicate_of,
+		is_original, attempts, updated)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, 0, $20) RETURNING id`,
+		nullID(m.OrganizationID), nullID(m.DeviceID), m.Protocol, m.Listener, m.Peer, m.CallingAE, m.CalledAE,
+		m.SendingApplication, m.SendingFacility, m.Sender, m.Key, m.Type, micros(m.Received), m.Size, m.SHA256,
+		m.Status, m.Reason, nullID(m.DuplicateOf), original, micros(m.Updated)).Scan(&m.ID)
+	if s.d.IsUniqueViolation(err) {
+		return nil, errRaced
+	}
+	if err != nil {
+		return nil, err
+	}
+	if storeRaw {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO message_raw (message_id, raw) VALUES ($1, $2)`, m.ID, m.Raw); err != nil {
+			return nil, err
+		}
+	}
+	if orig != nil && m.Status == domain.MessageQueued {
+		item := domain.ReconItem{OrganizationID: m.OrganizationID, MessageID: m.ID, DeviceID: m.DeviceID,
+			Kind: kindOf(m.Protocol), Reason: domain.ReasonDuplicateConflict, Detail: m.Reason, Key: "message:" + m.Key}
+		if err := insertRecon(ctx, tx, &item); err != nil {
+			return nil, err
+		}
+	}
+	return orig, nil
+}
+
+func kindOf(protocol string) string {
+	if protocol == domain.ProtocolDICOM {
+		return "imaging"
+	}
+	return "lab"
+}
+
+// GetMessage reads a message and its raw bytes (a duplicate's are its
+// original's).
+func (s *Store) GetMessage(ctx context.Context, orgs []int64, id int64) (*domain.Message, error) {
+	m, err := scanMessage(s.r.QueryRowContext(ctx, `SELECT `+messageColumns+` FROM messages WHERE id = $1`, id))
+	if errors.Is(err, sql.ErrNoRows) || err == nil && orgs != nil && !contains(orgs, m.OrganizationID) {
+		return nil, fmt.Errorf("message %d: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	rawID := m.ID
+	if m.Status == domain.MessageDuplicate && m.DuplicateOf != 0 {
+		rawID = m.DuplicateOf
+	}
+	if err := s.r.QueryRowContext(ctx, `SELECT raw FROM message_raw WHERE message_id = $1`, rawID).Scan(&m.Raw); err != nil {
+		return nil, fmt.Errorf("message %d raw bytes: %w", id, err)
+	}
+	return &m, nil
+}
+
+// ListMessages lists messages newest first, without raw bytes.
+func (s *Store) ListMessages(ctx context.Context, q store.MessageQuery) ([]domain.Message, string, error) {
+	if len(q.Orgs) == 0 {
+		return nil, "", nil
+	}
+	limit := pageLimit(q.Limit)
+	in, args := inList(nil, q.Orgs)
+	where := []string{"org_id IN (" + in + ")"}
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if q.DeviceID != 0 {
+		where = append(where, "device_id = "+arg(q.DeviceID))
+	}
+	if q.Status != "" {
+		where = append(where, "status = "+arg(q.Status))
+	}
+	if q.Protocol != "" {
+		where = append(where, "protocol = "+arg(q.Protocol))
+	}
+	if q.Cursor != "" {
+		id, err := decodeIDCursor(q.Cursor)
+		if err != nil {
+			return nil, "", err
+		}
+		where = append(where, "id < "+arg(id))
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT `+messageColumns+` FROM messages WHERE `+strings.Join(where, " AND ")+
+		` ORDER BY id DESC LIMIT `+arg(limit+1), args...)
+	if err != nil {
+		return nil, "", err
+	}
+	defer rows.Close()
+	list := []domain.Message{}
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, "", err
+		}
+		list = append(list, m)
+	}
+	next := ""
+	if len(list) > limit {
+		list = list[:limit]
+		next = encodeIDCursor(list[limit-1].ID)
+	}
+	return list, next, rows.Err()
+}
+
+// ReceivedMessages lists messages stored but not processed, oldest first.
+func (s *Store) ReceivedMessages(ctx context.Context, limit int) ([]int64, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT id FROM messages WHERE status = $1 ORDER BY id LIMIT $2`, domain.MessageReceived, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// ApplyIngest replaces what a message produced and sets its status, through
+// group commit.
+func (s *Store) ApplyIngest(ctx context.Context, messageID int64, r *store.IngestResult) error {
+	return s.group.run(ctx, func(tx *sql.Tx) error { return applyIngest(ctx, tx, messageID, r) })
+}
+
+func applyIngest(ctx context.Context, tx *sql.Tx, messageID int64, r *store.IngestResult) error {
+	var org sql.NullInt64
+	var device sql.NullInt64
+	if err := tx.QueryRowContext(ctx, `SELECT org_id, device_id FROM messages WHERE id = $1`, messageID).Scan(&org, &device); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("message %d: %w", messageID, store.ErrNotFound)
+		}
+		return err
+	}
+	// What an earlier run made from this message goes first: reprocessing
+	// replaces, it never adds a second copy.
+	// Decided items stay as the record of the decision; the pipeline reads
+	// them to attach the new results the same way.
+	for _, q := range []string{
+		`UPDATE recon_items SET report_id = NULL, study_id = NULL WHERE message_id = $1 AND status <> 'open'`,
+		`DELETE FROM recon_items WHERE message_id = $1 AND status = 'open'`,
+		`DELETE FROM observations WHERE message_id = $1`,
+		`DELETE FROM reports WHERE message_id = $1`,
+	} {
+		if _, err := tx.ExecContext(ctx, q, messageID); err != nil {
+			return err
+		}
+	}
+	for i := range r.Reports {
+		rs := &r.Reports[i]
+		rs.Report.MessageID = messageID
+		if err := saveReport(ctx, tx, &rs.Report, rs.Observations); err != nil {
+			return fmt.Errorf("report %d: %w", i, err)
+		}
+	}
+	for i := range r.Studies {
+		if err := saveStudy(ctx, tx, &r.Studies[i]); err != nil {
+			return fmt.Errorf("study %d: %w", i, err)
+		}
+	}
+	for i := range r.Recon {
+		d := &r.Recon[i]
+		d.Item.MessageID = messageID
+		if d.Item.OrganizationID == 0 {
+			d.Item.OrganizationID = org.Int64
+		}
+		if d.Item.DeviceID == 0 {
+			d.Item.DeviceID = device.Int64
+		}
+		if d.Report >= 0 && d.Report < len(r.Reports) {
+			d.Item.ReportID = r.Reports[d.Report].Report.ID
+		}
+		if d.Study >= 0 && d.Study < len(r.Studies) {
+			d.Item.StudyID = r.Studies[d.Study].ID
+		}
+		if err := insertRecon(ctx, tx, &d.Item); err != nil {
+			return err
+		}
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE messages SET status = $1, reason = $2, attempts = attempts + 1, updated = $3 WHERE id = $4`,
+		r.Status, r.Reason, micros(now()), messageID)
+	return err
+}
