@@ -55,28 +55,13 @@ type IngestStore interface {
 	ResolveRecon(ctx context.Context, orgs []int64, id int64, d ReconDecision, audit *domain.AuditEvent) ([]domain.ReconItem, error)
 }
 
-// IngestResult is what processing one message produced.
-type IngestResult struct {
-	Status  string // domain.MessageProcessed, MessageQueued or MessageError
-	Reason  string
-	Reports []ReportSet
-	Studies []domain.ImagingStudy
-	Recon   []ReconDraft
-}
-
-// ReportSet is a report with its observations.
-type ReportSet struct {
-	Report       domain.DiagnosticReport
-	Observations []domain.Observation
-}
-
-// ReconDraft is a reconciliation item to create; Report and Study index
-// into the result's Reports and Studies (-1: none).
-type ReconDraft struct {
-	Item   domain.ReconItem
-	Report int
-	Study  int
-}
+// The ingest result types live in the domain so that the mapping layer can
+// build them without depending on the store.
+type (
+	IngestResult = domain.IngestResult
+	ReportSet    = domain.ReportSet
+	ReconDraft   = domain.ReconDraft
+)
 
 // ReconDecision is a person's decision on a reconciliation item.
 type ReconDecision struct {

@@ -1,0 +1,163 @@
+package mapping
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/medgate/medgate/mis/domain"
+)
+
+// LabReport is one group of lab results as a device sent it (an HL7 OBR
+// with its OBX, an ASTM O record with its R records), protocol-neutral.
+type LabReport struct {
+	Keys      Keys
+	Subject   Subject
+	Code      domain.Coding // the panel or order code as sent
+	Status    string        // FHIR DiagnosticReport status; default final
+	Effective time.Time
+	Results   []LabResult
+	// QC marks quality-control results: stored, never put in a chart.
+	QC bool
+}
+
+// LabResult is one result value as the device sent it.
+type LabResult struct {
+	DeviceCode    string
+	DeviceDisplay string
+	Quantity      *domain.Quantity // numeric value with the device's unit
+	Text          string           // text value, when not numeric or coded
+	Coded         *domain.Coding
+	Flag          string // normalized interpretation (N, L, H, LL, HH, A) when the device sent one
+	RangeText     string // the device's own range text, kept when the map has none
+	Status        string // final, preliminary, corrected
+	Effective     time.Time
+	Note          string
+}
+
+// LabInput is everything BuildLab needs besides the reports.
+type LabInput struct {
+	Lookup    Lookup
+	Device    *domain.Device
+	CodeMap   *domain.CodeMap
+	Decisions []domain.ReconItem // earlier attach decisions on this message
+	DeviceID  int64
+}
+
+// BuildLab maps lab reports into resources: matched reports are attached to
+// their patient and order; unmatched ones are stored unattached with a
+// reconciliation item saying why; results whose device code the code map
+// does not know go, never dropped, into an unattached report of their own
+// under reason unmapped_code, so that fixing the map and reprocessing
+// attaches them.
+func BuildLab(ctx context.Context, in LabInput, reports []LabReport) (*domain.IngestResult, error) {
+	res := &domain.IngestResult{}
+	policy := domain.MatchStrict
+	if in.Device != nil && in.Device.MatchingPolicy != "" {
+		policy = in.Device.MatchingPolicy
+	}
+	for _, lr := range reports {
+		if in.Device != nil {
+			lr.Keys.Org = in.Device.OrganizationID
+		}
+		m, err := Find(ctx, in.Lookup, policy, lr.Keys)
+		if err != nil {
+			return nil, err
+		}
+		if !m.Matched() {
+			if d, ok := decided(in.Decisions, m.Key); ok {
+				m = Match{PatientID: d.PatientID, RequestID: d.RequestID}
+			}
+		}
+		if lr.QC {
+			m = Match{Reason: "qc"} // never in a chart
+		}
+		var mapped, unmapped []domain.Observation
+		var unknown []string
+		for _, r := range lr.Results {
+			o := observation(r, lr, in.DeviceID)
+			if e, ok := Entry(in.CodeMap, r.DeviceCode); ok {
+				Apply(&o, e, lr.Subject, r.Flag)
+				mapped = append(mapped, o)
+				continue
+			}
+			o.Code = domain.Coding{System: domain.SystemDevice, Code: r.DeviceCode, Display: r.DeviceDisplay}
+			o.Interpretation = r.Flag
+			unmapped = append(unmapped, o)
+			unknown = append(unknown, r.DeviceCode)
+		}
+		if len(mapped) > 0 {
+			if m.Matched() {
+				for i := range mapped {
+					mapped[i].SpecimenID = m.SpecimenID
+				}
+			}
+			rep := report(lr, m)
+			res.Reports = append(res.Reports, domain.ReportSet{Report: rep, Observations: mapped})
+			if !m.Matched() && !lr.QC {
+				res.Recon = append(res.Recon, domain.ReconDraft{Item: domain.ReconItem{Kind: "lab", Reason: m.Reason,
+					Detail: m.Detail, Key: m.Key, Candidates: m.Candidates}, Report: len(res.Reports) - 1, Study: -1})
+			}
+		}
+		if len(unmapped) > 0 {
+			rep := report(lr, Match{}) // unattached until the map knows these codes
+			res.Reports = append(res.Reports, domain.ReportSet{Report: rep, Observations: unmapped})
+			sort.Strings(unknown)
+			name := "(none)"
+			if in.CodeMap != nil {
+				name = in.CodeMap.Name
+			}
+			res.Recon = append(res.Recon, domain.ReconDraft{Item: domain.ReconItem{Kind: "lab", Reason: domain.ReasonUnmappedCode,
+				Detail: fmt.Sprintf("code map %s has no entry for %s", name, strings.Join(unknown, ", ")),
+				Key:    "codes:" + strings.Join(unknown, ",")}, Report: len(res.Reports) - 1, Study: -1})
+		}
+	}
+	return res, nil
+}
+
+func decided(ds []domain.ReconItem, key string) (domain.ReconItem, bool) {
+	for _, d := range ds {
+		if key != "" && d.Key == key && d.Status == domain.ReconAttached && d.PatientID != 0 {
+			return d, true
+		}
+	}
+	return domain.ReconItem{}, false
+}
+
+func report(lr LabReport, m Match) domain.DiagnosticReport {
+	status := lr.Status
+	if status == "" {
+		status = "final"
+	}
+	r := domain.DiagnosticReport{OrganizationID: lr.Keys.Org, Code: lr.Code, Status: status, Effective: lr.Effective}
+	if m.Matched() {
+		r.PatientID, r.RequestID = m.PatientID, m.RequestID
+	}
+	return r
+}
+
+func observation(r LabResult, lr LabReport, device int64) domain.Observation {
+	o := domain.Observation{OrganizationID: lr.Keys.Org, DeviceID: device, Status: r.Status, Effective: r.Effective, Note: r.Note}
+	if o.Status == "" {
+		o.Status = "final"
+	}
+	if o.Effective.IsZero() {
+		o.Effective = lr.Effective
+	}
+	switch {
+	case r.Quantity != nil:
+		q := *r.Quantity
+		o.ValueQuantity = &q
+	case r.Coded != nil:
+		c := *r.Coded
+		o.ValueCoding = &c
+	default:
+		o.ValueString = r.Text
+	}
+	if r.RangeText != "" {
+		o.ReferenceRange = &domain.ReferenceRange{Text: r.RangeText}
+	}
+	return o
+}

@@ -1,0 +1,302 @@
+// Package ingest is the one path from a listener into the MIS, for every
+// protocol: (1) identify the device and store the raw envelope durably —
+// committed and fsync'd — before anything else; (2) parse and (3) map it
+// with the protocol's Processor; (4) write the resulting resources and the
+// envelope's status in one transaction. Only then does Handle return nil
+// and the listener acknowledge.
+package ingest
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/medgate/medgate/listeners"
+	"github.com/medgate/medgate/mapping"
+	"github.com/medgate/medgate/mis/domain"
+	"github.com/medgate/medgate/mis/store"
+)
+
+// Input is what a Processor gets: the stored message and its context.
+type Input struct {
+	Message *domain.Message // with Raw
+	Device  *domain.Device  // nil: the device is not registered
+	CodeMap *domain.CodeMap // the device's code map, nil if it has none
+	// Decisions are earlier attach decisions on this message's
+	// reconciliation items, so that reprocessing attaches the same way.
+	Decisions []domain.ReconItem
+	Lookup    mapping.Lookup
+}
+
+// Processor parses and maps one protocol's messages. It returns the
+// resources to write; a message that cannot be parsed or mapped is a
+// *listeners.InvalidError; any other error is a fault (the message stays
+// stored and is processed again later).
+type Processor interface {
+	Process(ctx context.Context, in Input) (*store.IngestResult, error)
+}
+
+// Pipeline implements listeners.Handler.
+type Pipeline struct {
+	Store      store.Store
+	Processors map[listeners.Protocol]Processor
+	// AcceptUnknown lists protocols whose listeners take messages from
+	// unregistered devices: stored and queued for review, never attached.
+	AcceptUnknown map[listeners.Protocol]bool
+	// DefaultOrg owns messages from unregistered devices.
+	DefaultOrg int64
+	Logger     *slog.Logger // default: discard
+}
+
+var _ listeners.Handler = (*Pipeline)(nil)
+
+func (p *Pipeline) log() *slog.Logger {
+	if p.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return p.Logger
+}
+
+// Handle stores, processes and attaches one envelope.
+func (p *Pipeline) Handle(ctx context.Context, env *listeners.Envelope) error {
+	dev, err := p.identify(ctx, env)
+	if err != nil {
+		return fmt.Errorf("%w: %v", listeners.ErrUnavailable, err)
+	}
+	if dev == nil && !p.AcceptUnknown[env.Protocol] {
+		p.log().Warn("message from unregistered device refused", "protocol", env.Protocol, "peer", env.Peer, "identity", identity(env))
+		return listeners.ErrUnknownDevice
+	}
+	m := messageOf(env, dev, p.DefaultOrg)
+	orig, err := p.Store.SaveMessage(ctx, m)
+	if err != nil {
+		p.log().Error("message not stored", "protocol", env.Protocol, "size", len(env.Raw), "err", err)
+		return fmt.Errorf("%w: %v", listeners.ErrUnavailable, err)
+	}
+	switch m.Status {
+	case domain.MessageDuplicate:
+		// A resend: the sender did not hear our ack. Answer as we did.
+		p.log().Info("duplicate message", "message", m.ID, "original", orig.ID, "key", m.Key)
+		if orig.Status == domain.MessageError {
+			return &listeners.InvalidError{Stage: "parse", Reason: orig.Reason}
+		}
+		return nil
+	case domain.MessageQueued:
+		p.log().Warn("message conflicts with an earlier one", "message", m.ID, "original", orig.ID, "key", m.Key)
+		return nil // stored safely; a person compares the two
+	}
+	if dev == nil {
+		res := &store.IngestResult{Status: domain.MessageQueued, Reason: "device not registered", Recon: []store.ReconDraft{{
+			Item: domain.ReconItem{Kind: kind(env.Protocol), Reason: domain.ReasonUnknownDevice,
+				Detail: fmt.Sprintf("%s from %s (%s)", env.Protocol, env.Peer, identity(env)), Key: "device:" + identity(env)},
+			Report: -1, Study: -1}}}
+		if err := p.Store.ApplyIngest(ctx, m.ID, res); err != nil {
+			return fmt.Errorf("%w: %v", listeners.ErrUnavailable, err)
+		}
+		return nil
+	}
+	return p.process(ctx, m, dev)
+}
+
+// process runs the processor and writes its result. It is the common tail
+// of Handle, Reprocess and Recover.
+func (p *Pipeline) process(ctx context.Context, m *domain.Message, dev *domain.Device) error {
+	res, perr := p.run(ctx, m, dev)
+	var invalid *listeners.InvalidError
+	switch {
+	case errors.As(perr, &invalid):
+		res = &store.IngestResult{Status: domain.MessageError, Reason: invalid.Error()}
+	case perr != nil:
+		p.log().Error("processing failed; the message stays stored", "message", m.ID, "err", perr)
+		return fmt.Errorf("%w: %v", listeners.ErrUnavailable, perr)
+	}
+	if err := p.Store.ApplyIngest(ctx, m.ID, res); err != nil {
+		p.log().Error("results not stored; the message stays stored", "message", m.ID, "err", err)
+		return fmt.Errorf("%w: %v", listeners.ErrUnavailable, err)
+	}
+	p.log().Info("message processed", "message", m.ID, "device", dev.Name, "status", res.Status,
+		"reports", len(res.Reports), "studies", len(res.Studies), "queued", len(res.Recon))
+	if invalid != nil {
+		return invalid
+	}
+	return nil
+}
+
+func (p *Pipeline) run(ctx context.Context, m *domain.Message, dev *domain.Device) (*store.IngestResult, error) {
+	proc := p.Processors[listeners.Protocol(m.Protocol)]
+	if proc == nil {
+		return nil, &listeners.InvalidError{Stage: "map", Reason: fmt.Sprintf("no processor for protocol %q", m.Protocol), Unsupported: true}
+	}
+	in := Input{Message: m, Device: dev, Lookup: p.Store}
+	if dev.CodeMap != "" {
+		cm, err := p.Store.GetCodeMap(ctx, dev.OrganizationID, dev.CodeMap)
+		switch {
+		case err == nil:
+			in.CodeMap = cm
+		case !errors.Is(err, store.ErrNotFound):
+			return nil, err
+		}
+	}
+	decided, _, err := p.Store.ListRecon(ctx, store.ReconQuery{Orgs: []int64{m.OrganizationID}, MessageID: m.ID,
+		Status: domain.ReconAttached, Page: store.Page{Limit: 500}})
+	if err != nil {
+		return nil, err
+	}
+	in.Decisions = decided
+	res, err := proc.Process(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	if res.Status == "" {
+		res.Status = domain.MessageProcessed
+		if len(res.Recon) > 0 {
+			res.Status = domain.MessageQueued
+		}
+	}
+	return res, nil
+}
+
+// Reprocess runs a stored message through processing again, after a code
+// map or device fix. Whatever it produced before is replaced.
+func (p *Pipeline) Reprocess(ctx context.Context, orgs []int64, id int64) (*domain.Message, error) {
+	m, err := p.Store.GetMessage(ctx, orgs, id)
+	if err != nil {
+		return nil, err
+	}
+	if m.Status == domain.MessageDuplicate {
+		return nil, &store.ConflictError{Field: "status", Message: fmt.Sprintf("message %d is a resend of %d; reprocess that one", m.ID, m.DuplicateOf)}
+	}
+	if m.DeviceID == 0 {
+		return nil, &store.ConflictError{Field: "device", Message: "the message's device is not registered; register it and attach the message through reconciliation"}
+	}
+	dev, err := p.Store.GetDevice(ctx, nil, m.DeviceID)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.process(ctx, m, dev); err != nil {
+		var invalid *listeners.InvalidError
+		if !errors.As(err, &invalid) {
+			return nil, err
+		}
+	}
+	return p.Store.GetMessage(ctx, orgs, id)
+}
+
+// Recover processes messages that were stored but never processed — the
+// process stopped between the two steps. Run it at start-up, before the
+// listeners open.
+func (p *Pipeline) Recover(ctx context.Context) (int, error) {
+	n := 0
+	for {
+		ids, err := p.Store.ReceivedMessages(ctx, 100)
+		if err != nil || len(ids) == 0 {
+			return n, err
+		}
+		progressed := false
+		for _, id := range ids {
+			m, err := p.Store.GetMessage(ctx, nil, id)
+			if err != nil {
+				return n, err
+			}
+			if m.DeviceID == 0 {
+				continue
+			}
+			dev, err := p.Store.GetDevice(ctx, nil, m.DeviceID)
+			if err != nil {
+				return n, err
+			}
+			if err := p.process(ctx, m, dev); err != nil && errors.Is(err, listeners.ErrUnavailable) {
+				return n, err
+			}
+			n++
+			progressed = true
+		}
+		if !progressed {
+			return n, nil
+		}
+	}
+}
+
+// identify finds the registered device an envelope comes from: the
+// protocol's identity field, then the address allow-list and, for HL7,
+// the sending facility when the device names one. Two devices claiming
+// the same identity are ambiguous and treated as unknown.
+func (p *Pipeline) identify(ctx context.Context, env *listeners.Envelope) (*domain.Device, error) {
+	id := identity(env)
+	if id == "" {
+		return nil, nil
+	}
+	devs, err := p.Store.FindDevices(ctx, string(env.Protocol), id)
+	if err != nil {
+		return nil, err
+	}
+	var found []domain.Device
+	for _, d := range devs {
+		if len(d.Addresses) > 0 && !allowed(d.Addresses, env.Peer) {
+			continue
+		}
+		if env.Protocol == listeners.HL7 && d.SendingFacility != "" && d.SendingFacility != env.SendingFacility {
+			continue
+		}
+		found = append(found, d)
+	}
+	if len(found) != 1 {
+		if len(found) > 1 {
+			p.log().Warn("several devices claim one identity; treated as unknown", "protocol", env.Protocol, "identity", id, "devices", len(found))
+		}
+		return nil, nil
+	}
+	return &found[0], nil
+}
+
+func identity(env *listeners.Envelope) string {
+	switch env.Protocol {
+	case listeners.DICOM:
+		return env.CallingAE
+	case listeners.HL7:
+		return env.SendingApplication
+	case listeners.ASTM:
+		return env.Sender
+	}
+	return ""
+}
+
+func allowed(addrs []string, peer string) bool {
+	host, _, err := net.SplitHostPort(peer)
+	if err != nil {
+		host = peer
+	}
+	ip := net.ParseIP(host)
+	for _, a := range addrs {
+		if ip != nil && ip.Equal(net.ParseIP(a)) {
+			return true
+		}
+	}
+	return false
+}
+
+func kind(p listeners.Protocol) string {
+	if p == listeners.DICOM {
+		return "imaging"
+	}
+	return "lab"
+}
+
+func messageOf(env *listeners.Envelope, dev *domain.Device, defaultOrg int64) *domain.Message {
+	sum := env.SHA256()
+	m := &domain.Message{Protocol: string(env.Protocol), Listener: env.Listener, Peer: env.Peer,
+		CallingAE: env.CallingAE, CalledAE: env.CalledAE, SendingApplication: env.SendingApplication,
+		SendingFacility: env.SendingFacility, Sender: env.Sender, Key: env.Key, Type: env.Type,
+		Received: env.Received, SHA256: hex.EncodeToString(sum[:]), Raw: env.Raw, OrganizationID: defaultOrg}
+	if m.Received.IsZero() {
+		m.Received = time.Now()
+	}
+	if dev != nil {
+		m.DeviceID, m.OrganizationID = dev.ID, dev.OrganizationID
+	}
+	return m
+}

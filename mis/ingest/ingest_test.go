@@ -1,0 +1,373 @@
+package ingest_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/medgate/medgate/listeners"
+	"github.com/medgate/medgate/mapping"
+	"github.com/medgate/medgate/mis/domain"
+	"github.com/medgate/medgate/mis/ingest"
+	"github.com/medgate/medgate/mis/store"
+	"github.com/medgate/medgate/mis/store/postgres"
+	"github.com/medgate/medgate/mis/store/postgres/pgtest"
+	"github.com/medgate/medgate/mis/store/sqlite"
+)
+
+// toy is a stand-in protocol: one result per line, "barcode|code|value".
+// A line "!" is malformed input.
+type toy struct{}
+
+func (toy) Process(ctx context.Context, in ingest.Input) (*store.IngestResult, error) {
+	var rep mapping.LabReport
+	for i, line := range strings.Split(strings.TrimSpace(string(in.Message.Raw)), "\n") {
+		f := strings.Split(line, "|")
+		if len(f) != 3 {
+			return nil, &listeners.InvalidError{Stage: "parse", Reason: fmt.Sprintf("line %d: want barcode|code|value", i+1)}
+		}
+		v, err := strconv.ParseFloat(f[2], 64)
+		if err != nil {
+			return nil, &listeners.InvalidError{Stage: "parse", Reason: fmt.Sprintf("line %d field 3: %q is not a number", i+1, f[2])}
+		}
+		rep.Keys.Barcode = f[0]
+		rep.Results = append(rep.Results, mapping.LabResult{DeviceCode: f[1], Quantity: &domain.Quantity{Value: v}})
+	}
+	rep.Effective = time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC)
+	return mapping.BuildLab(ctx, mapping.LabInput{Lookup: in.Lookup, Device: in.Device, CodeMap: in.CodeMap,
+		Decisions: in.Decisions, DeviceID: in.Device.ID}, []mapping.LabReport{rep})
+}
+
+var dialects = []struct {
+	name string
+	open func(t *testing.T) store.Store
+}{
+	{"sqlite", func(t *testing.T) store.Store {
+		s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "medgate.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}},
+	{"postgres", func(t *testing.T) store.Store {
+		s, err := postgres.Open(context.Background(), pgtest.URL(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}},
+}
+
+// world is a store with one organization, a patient with a lab order
+// (barcode), an analyzer and its code map.
+type world struct {
+	ctx     context.Context
+	st      store.Store
+	p       *ingest.Pipeline
+	org     int64
+	patient int64
+	order   *domain.ServiceRequest
+	dev     *domain.Device
+}
+
+func setup(t *testing.T, st store.Store) *world {
+	ctx := context.Background()
+	org := &domain.Organization{Name: "Клиника", Active: true}
+	if err := st.CreateOrganization(ctx, org); err != nil {
+		t.Fatal(err)
+	}
+	p := &domain.Patient{OrganizationID: org.ID, Family: "Иванов", Given: "Пётр", BirthDate: "1980-01-02", Gender: domain.GenderMale, Active: true}
+	if err := st.CreatePatient(ctx, p, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	o := &domain.ServiceRequest{OrganizationID: org.ID, PatientID: p.ID, Category: domain.CategoryLab, Priority: domain.PriorityRoutine,
+		Status: domain.StatusActive, Codes: []domain.Coding{{Code: "CBC"}}}
+	if err := st.CreateServiceRequest(ctx, o, nil); err != nil {
+		t.Fatal(err)
+	}
+	dev := &domain.Device{OrganizationID: org.ID, Name: "analyzer", Protocol: domain.ProtocolASTM, Sender: "XN-550",
+		CodeMap: "xn", SendsResults: true, Active: true}
+	if err := st.CreateDevice(ctx, dev, nil); err != nil {
+		t.Fatal(err)
+	}
+	low, high := 130.0, 170.0
+	cm := &domain.CodeMap{OrganizationID: org.ID, Name: "xn", Entries: []domain.CodeMapEntry{
+		{DeviceCode: "HGB", System: domain.SystemLOINC, Code: "718-7", Unit: "g/L", Ranges: []domain.RangeRule{{Low: &low, High: &high}}}}}
+	if err := st.PutCodeMap(ctx, cm, nil); err != nil {
+		t.Fatal(err)
+	}
+	pl := &ingest.Pipeline{Store: st, Processors: map[listeners.Protocol]ingest.Processor{listeners.ASTM: toy{}}, DefaultOrg: org.ID}
+	return &world{ctx: ctx, st: st, p: pl, org: org.ID, patient: p.ID, order: o, dev: dev}
+}
+
+func (w *world) env(sender, key, body string) *listeners.Envelope {
+	return &listeners.Envelope{Protocol: listeners.ASTM, Listener: "test", Peer: "127.0.0.1:5000", Sender: sender,
+		Key: key, Raw: []byte(body), Received: time.Now()}
+}
+
+func (w *world) chart(t *testing.T) *domain.Chart {
+	t.Helper()
+	c, err := w.st.PatientChart(w.ctx, []int64{w.org}, w.patient)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func (w *world) messages(t *testing.T) []domain.Message {
+	t.Helper()
+	list, _, err := w.st.ListMessages(w.ctx, store.MessageQuery{Orgs: []int64{w.org}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return list
+}
+
+func (w *world) open(t *testing.T) []domain.ReconItem {
+	t.Helper()
+	list, _, err := w.st.ListRecon(w.ctx, store.ReconQuery{Orgs: []int64{w.org}, Status: domain.ReconOpen})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return list
+}
+
+func each(t *testing.T, fn func(t *testing.T, w *world)) {
+	for _, d := range dialects {
+		t.Run(d.name, func(t *testing.T) { fn(t, setup(t, d.open(t))) })
+	}
+}
+
+func TestAttachByBarcode(t *testing.T) {
+	each(t, func(t *testing.T, w *world) {
+		barcode := w.order.Specimens[0].Barcode
+		if err := w.p.Handle(w.ctx, w.env("XN-550", "1", barcode+"|HGB|125")); err != nil {
+			t.Fatal(err)
+		}
+		c := w.chart(t)
+		if len(c.Observations) != 1 || len(c.Reports) != 1 {
+			t.Fatalf("chart: %d observations, %d reports", len(c.Observations), len(c.Reports))
+		}
+		o := c.Observations[0]
+		if o.Code.Code != "718-7" || o.Interpretation != "L" || o.RequestID != w.order.ID || o.SpecimenID != w.order.Specimens[0].ID ||
+			o.DeviceID != w.dev.ID || o.MessageID == 0 || o.ReferenceRange == nil {
+			t.Errorf("observation %+v", o)
+		}
+		ms := w.messages(t)
+		if len(ms) != 1 || ms[0].Status != domain.MessageProcessed || ms[0].DeviceID != w.dev.ID || ms[0].Attempts != 1 {
+			t.Errorf("message %+v", ms)
+		}
+		raw, err := w.st.GetMessage(w.ctx, []int64{w.org}, ms[0].ID)
+		if err != nil || !bytes.Equal(raw.Raw, []byte(barcode+"|HGB|125")) {
+			t.Errorf("raw bytes: %q %v", raw.Raw, err)
+		}
+	})
+}
+
+func TestUnknownDevice(t *testing.T) {
+	each(t, func(t *testing.T, w *world) {
+		err := w.p.Handle(w.ctx, w.env("STRANGER", "1", "x|HGB|1"))
+		if !errors.Is(err, listeners.ErrUnknownDevice) {
+			t.Fatalf("want ErrUnknownDevice, got %v", err)
+		}
+		if ms := w.messages(t); len(ms) != 0 {
+			t.Fatalf("refused message was stored: %+v", ms)
+		}
+		w.p.AcceptUnknown = map[listeners.Protocol]bool{listeners.ASTM: true}
+		if err := w.p.Handle(w.ctx, w.env("STRANGER", "1", "x|HGB|1")); err != nil {
+			t.Fatal(err)
+		}
+		ms := w.messages(t)
+		items := w.open(t)
+		if len(ms) != 1 || ms[0].Status != domain.MessageQueued || ms[0].DeviceID != 0 ||
+			len(items) != 1 || items[0].Reason != domain.ReasonUnknownDevice {
+			t.Fatalf("messages %+v items %+v", ms, items)
+		}
+		if c := w.chart(t); len(c.Observations) != 0 {
+			t.Fatal("an unknown device's result was attached")
+		}
+	})
+}
+
+func TestResendAndConflict(t *testing.T) {
+	each(t, func(t *testing.T, w *world) {
+		body := w.order.Specimens[0].Barcode + "|HGB|140"
+		for i := 0; i < 3; i++ {
+			if err := w.p.Handle(w.ctx, w.env("XN-550", "42", body)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if c := w.chart(t); len(c.Observations) != 1 {
+			t.Fatalf("resends attached %d observations", len(c.Observations))
+		}
+		if err := w.p.Handle(w.ctx, w.env("XN-550", "42", body+"\n"+w.order.Specimens[0].Barcode+"|HGB|141")); err != nil {
+			t.Fatal(err)
+		}
+		if c := w.chart(t); len(c.Observations) != 1 {
+			t.Fatal("a conflicting resend was attached")
+		}
+		items := w.open(t)
+		if len(items) != 1 || items[0].Reason != domain.ReasonDuplicateConflict {
+			t.Fatalf("items %+v", items)
+		}
+		counts := map[string]int{}
+		for _, m := range w.messages(t) {
+			counts[m.Status]++
+		}
+		if counts[domain.MessageProcessed] != 1 || counts[domain.MessageDuplicate] != 2 || counts[domain.MessageQueued] != 1 {
+			t.Fatalf("statuses %v", counts)
+		}
+	})
+}
+
+func TestMalformedKeptWithReason(t *testing.T) {
+	each(t, func(t *testing.T, w *world) {
+		err := w.p.Handle(w.ctx, w.env("XN-550", "7", "!"))
+		var inv *listeners.InvalidError
+		if !errors.As(err, &inv) || !strings.Contains(inv.Reason, "line 1") {
+			t.Fatalf("want InvalidError naming the line, got %v", err)
+		}
+		ms := w.messages(t)
+		if len(ms) != 1 || ms[0].Status != domain.MessageError || !strings.Contains(ms[0].Reason, "line 1") {
+			t.Fatalf("message %+v", ms)
+		}
+		// The resend gets the same negative answer, and nothing new is written.
+		if err := w.p.Handle(w.ctx, w.env("XN-550", "7", "!")); !errors.As(err, &inv) {
+			t.Fatalf("resend of a bad message: %v", err)
+		}
+		if c := w.chart(t); len(c.Observations) != 0 {
+			t.Fatal("half-written results")
+		}
+	})
+}
+
+func TestNoOrderThenAttach(t *testing.T) {
+	each(t, func(t *testing.T, w *world) {
+		for i, v := range []string{"150", "155"} {
+			if err := w.p.Handle(w.ctx, w.env("XN-550", strconv.Itoa(i), "9999999999|HGB|"+v)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		items := w.open(t)
+		if len(items) != 2 || items[0].Reason != domain.ReasonNoOrder || items[0].Key != "barcode:9999999999" {
+			t.Fatalf("items %+v", items)
+		}
+		done, err := w.st.ResolveRecon(w.ctx, []int64{w.org}, items[0].ID,
+			store.ReconDecision{Attach: true, PatientID: w.patient, RequestID: w.order.ID, UserID: 0}, nil)
+		if err != nil || len(done) != 2 {
+			t.Fatalf("resolve: %d items, %v", len(done), err)
+		}
+		if c := w.chart(t); len(c.Observations) != 2 {
+			t.Fatalf("chart has %d observations after attaching both", len(c.Observations))
+		}
+		for _, m := range w.messages(t) {
+			if m.Status != domain.MessageProcessed {
+				t.Errorf("message %d is %s", m.ID, m.Status)
+			}
+		}
+		// Reprocessing a message a person attached attaches it the same way.
+		ms := w.messages(t)
+		if _, err := w.p.Reprocess(w.ctx, []int64{w.org}, ms[0].ID); err != nil {
+			t.Fatal(err)
+		}
+		if c := w.chart(t); len(c.Observations) != 2 || len(w.open(t)) != 0 {
+			t.Fatalf("after reprocess: %d observations, %d open", len(c.Observations), len(w.open(t)))
+		}
+	})
+}
+
+func TestUnmappedCodeThenFixMap(t *testing.T) {
+	each(t, func(t *testing.T, w *world) {
+		b := w.order.Specimens[0].Barcode
+		if err := w.p.Handle(w.ctx, w.env("XN-550", "1", b+"|HGB|140\n"+b+"|PLT|250")); err != nil {
+			t.Fatal(err)
+		}
+		if c := w.chart(t); len(c.Observations) != 1 {
+			t.Fatalf("mapped result not attached: %d", len(c.Observations))
+		}
+		items := w.open(t)
+		if len(items) != 1 || items[0].Reason != domain.ReasonUnmappedCode || !strings.Contains(items[0].Detail, "PLT") {
+			t.Fatalf("items %+v", items)
+		}
+		cm, _ := w.st.GetCodeMap(w.ctx, w.org, "xn")
+		cm.Entries = append(cm.Entries, domain.CodeMapEntry{DeviceCode: "PLT", System: domain.SystemLOINC, Code: "777-3", Unit: "10*9/L"})
+		if err := w.st.PutCodeMap(w.ctx, cm, nil); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 2; i++ { // idempotent
+			m, err := w.p.Reprocess(w.ctx, []int64{w.org}, items[0].MessageID)
+			if err != nil || m.Status != domain.MessageProcessed {
+				t.Fatalf("reprocess %d: %+v %v", i, m, err)
+			}
+			c := w.chart(t)
+			if len(c.Observations) != 2 || len(c.Reports) != 1 || len(w.open(t)) != 0 {
+				t.Fatalf("reprocess %d: %d observations, %d reports, %d open", i, len(c.Observations), len(c.Reports), len(w.open(t)))
+			}
+		}
+	})
+}
+
+// A process killed between storing and attaching: the message is stored
+// with status received; Recover processes it once.
+func TestRecoverAfterCrash(t *testing.T) {
+	each(t, func(t *testing.T, w *world) {
+		raw := []byte(w.order.Specimens[0].Barcode + "|HGB|135")
+		m := &domain.Message{OrganizationID: w.org, DeviceID: w.dev.ID, Protocol: "astm", Sender: "XN-550", Key: "9",
+			Received: time.Now(), SHA256: fmt.Sprintf("%x", (&listeners.Envelope{Raw: raw}).SHA256()), Raw: raw}
+		if _, err := w.st.SaveMessage(w.ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 2; i++ {
+			if _, err := w.p.Recover(w.ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if c := w.chart(t); len(c.Observations) != 1 {
+			t.Fatalf("recovered %d observations, want 1", len(c.Observations))
+		}
+		// The device resending it after the crash changes nothing.
+		if err := w.p.Handle(w.ctx, w.env("XN-550", "9", string(raw))); err != nil {
+			t.Fatal(err)
+		}
+		if c := w.chart(t); len(c.Observations) != 1 {
+			t.Fatalf("resend after recovery: %d observations", len(c.Observations))
+		}
+	})
+}
+
+func TestConcurrentProducers(t *testing.T) {
+	each(t, func(t *testing.T, w *world) {
+		b := w.order.Specimens[0].Barcode
+		var wg sync.WaitGroup
+		errs := make(chan error, 16*10)
+		for g := 0; g < 16; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < 10; i++ {
+					key := fmt.Sprintf("%d-%d", g, i)
+					errs <- w.p.Handle(w.ctx, w.env("XN-550", key, b+"|HGB|"+strconv.Itoa(100+i)+"."+strconv.Itoa(g)))
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if c := w.chart(t); len(c.Observations) != 160 {
+			t.Fatalf("%d observations, want 160", len(c.Observations))
+		}
+	})
+}
