@@ -19,11 +19,13 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/medgate/medgate/listeners"
 	"github.com/medgate/medgate/mis/api"
 	"github.com/medgate/medgate/mis/auth"
 	"github.com/medgate/medgate/mis/bootstrap"
 	"github.com/medgate/medgate/mis/config"
 	"github.com/medgate/medgate/mis/domain"
+	"github.com/medgate/medgate/mis/ingest"
 	"github.com/medgate/medgate/mis/store"
 	"github.com/medgate/medgate/mis/store/postgres"
 	"github.com/medgate/medgate/mis/store/sqlite"
@@ -90,8 +92,20 @@ func serve(ctx context.Context, cfg config.Config, getenv func(string) string, l
 		return fmt.Errorf("first-run setup: %w", err)
 	}
 
+	// The ingest pipeline every device listener hands its messages to. The
+	// protocol processors arrive with their listeners; until then stored
+	// messages can be listed, read and reconciled.
+	pipeline := &ingest.Pipeline{Store: st, Processors: map[listeners.Protocol]ingest.Processor{},
+		DefaultOrg: first.Organization.ID, Logger: log}
+	if n, err := pipeline.Recover(ctx); err != nil {
+		return fmt.Errorf("recover stored messages: %w", err)
+	} else if n > 0 {
+		log.Info("processed messages stored before the last stop", "count", n)
+	}
+
 	apiServer := &api.Server{
-		Store: st, Hasher: hasher, Logger: log,
+		Ingest: pipeline,
+		Store:  st, Hasher: hasher, Logger: log,
 		MaxPatients: cfg.Limits.MaxPatientsPerOrg, SessionTTL: cfg.Auth.SessionTTL, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
 		Lockout: &auth.Lockout{Max: cfg.Auth.LoginMaxFailures, Period: cfg.Auth.LoginLockout},
 	}

@@ -33,6 +33,10 @@ type Server struct {
 
 	Now func() time.Time // default time.Now
 
+	// Ingest reprocesses stored messages (POST /messages/{id}/reprocess);
+	// nil answers 503 there.
+	Ingest Reprocessor
+
 	defaultsOnce sync.Once
 	dummyOnce    sync.Once
 	dummy        string
@@ -99,6 +103,23 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /api/v1/orders/{id}/status", s.authed(s.setOrderStatus))
 
 	mux.HandleFunc("GET /api/v1/audit", s.authed(s.listAudit))
+
+	mux.HandleFunc("GET /api/v1/devices", s.authed(s.listDevices))
+	mux.HandleFunc("POST /api/v1/devices", s.authed(s.createDevice))
+	mux.HandleFunc("GET /api/v1/devices/{id}", s.authed(s.getDevice))
+	mux.HandleFunc("PUT /api/v1/devices/{id}", s.authed(s.updateDevice))
+	mux.HandleFunc("DELETE /api/v1/devices/{id}", s.authed(s.deleteDevice))
+	mux.HandleFunc("GET /api/v1/codemaps", s.authed(s.listCodeMaps))
+	mux.HandleFunc("GET /api/v1/codemaps/{name}", s.authed(s.getCodeMap))
+	mux.HandleFunc("PUT /api/v1/codemaps/{name}", s.authed(s.putCodeMap))
+	mux.HandleFunc("GET /api/v1/messages", s.authed(s.listMessages))
+	mux.HandleFunc("GET /api/v1/messages/{id}", s.authed(s.getMessage))
+	mux.HandleFunc("GET /api/v1/messages/{id}/raw", s.authed(s.getMessageRaw))
+	mux.HandleFunc("POST /api/v1/messages/{id}/reprocess", s.authed(s.reprocessMessage))
+	mux.HandleFunc("GET /api/v1/reconciliation", s.authed(s.listRecon))
+	mux.HandleFunc("GET /api/v1/reconciliation/{id}", s.authed(s.getRecon))
+	mux.HandleFunc("POST /api/v1/reconciliation/{id}/attach", s.authed(s.attachRecon))
+	mux.HandleFunc("POST /api/v1/reconciliation/{id}/reject", s.authed(s.rejectRecon))
 
 	return s.logRequests(jsonMisses(mux))
 }

@@ -19,15 +19,18 @@ const (
 	DeviceAdmin  Permission = "device.admin"
 	UserAdmin    Permission = "user.admin" // users and organizations
 	AuditRead    Permission = "audit.read"
+	// Reconcile: read the reconciliation queue and attach or reject its
+	// items. Clinic IT resolves what devices sent; lab staff their results.
+	Reconcile Permission = "reconcile"
 )
 
 // grants is the role matrix. Clinic IT runs devices and mappings and gets
 // no clinical data: under 152-FZ access to personal data follows the job.
 var grants = map[domain.Role][]Permission{
-	domain.RoleAdmin:     {PatientRead, PatientWrite, OrderRead, OrderWrite, ResultRead, DeviceAdmin, UserAdmin, AuditRead},
-	domain.RoleIT:        {DeviceAdmin, AuditRead},
+	domain.RoleAdmin:     {PatientRead, PatientWrite, OrderRead, OrderWrite, ResultRead, DeviceAdmin, UserAdmin, AuditRead, Reconcile},
+	domain.RoleIT:        {DeviceAdmin, AuditRead, Reconcile},
 	domain.RoleDoctor:    {PatientRead, OrderRead, OrderWrite, ResultRead},
-	domain.RoleLab:       {PatientRead, OrderRead, ResultRead},
+	domain.RoleLab:       {PatientRead, OrderRead, ResultRead, Reconcile},
 	domain.RoleRegistrar: {PatientRead, PatientWrite, OrderRead, OrderWrite},
 }
 

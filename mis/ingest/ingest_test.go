@@ -13,37 +13,14 @@ import (
 	"time"
 
 	"github.com/medgate/medgate/listeners"
-	"github.com/medgate/medgate/mapping"
 	"github.com/medgate/medgate/mis/domain"
 	"github.com/medgate/medgate/mis/ingest"
+	"github.com/medgate/medgate/mis/ingest/ingesttest"
 	"github.com/medgate/medgate/mis/store"
 	"github.com/medgate/medgate/mis/store/postgres"
 	"github.com/medgate/medgate/mis/store/postgres/pgtest"
 	"github.com/medgate/medgate/mis/store/sqlite"
 )
-
-// toy is a stand-in protocol: one result per line, "barcode|code|value".
-// A line "!" is malformed input.
-type toy struct{}
-
-func (toy) Process(ctx context.Context, in ingest.Input) (*store.IngestResult, error) {
-	var rep mapping.LabReport
-	for i, line := range strings.Split(strings.TrimSpace(string(in.Message.Raw)), "\n") {
-		f := strings.Split(line, "|")
-		if len(f) != 3 {
-			return nil, &listeners.InvalidError{Stage: "parse", Reason: fmt.Sprintf("line %d: want barcode|code|value", i+1)}
-		}
-		v, err := strconv.ParseFloat(f[2], 64)
-		if err != nil {
-			return nil, &listeners.InvalidError{Stage: "parse", Reason: fmt.Sprintf("line %d field 3: %q is not a number", i+1, f[2])}
-		}
-		rep.Keys.Barcode = f[0]
-		rep.Results = append(rep.Results, mapping.LabResult{DeviceCode: f[1], Quantity: &domain.Quantity{Value: v}})
-	}
-	rep.Effective = time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC)
-	return mapping.BuildLab(ctx, mapping.LabInput{Lookup: in.Lookup, Device: in.Device, CodeMap: in.CodeMap,
-		Decisions: in.Decisions, DeviceID: in.Device.ID}, []mapping.LabReport{rep})
-}
 
 var dialects = []struct {
 	name string
@@ -105,7 +82,7 @@ func setup(t *testing.T, st store.Store) *world {
 	if err := st.PutCodeMap(ctx, cm, nil); err != nil {
 		t.Fatal(err)
 	}
-	pl := &ingest.Pipeline{Store: st, Processors: map[listeners.Protocol]ingest.Processor{listeners.ASTM: toy{}}, DefaultOrg: org.ID}
+	pl := &ingest.Pipeline{Store: st, Processors: map[listeners.Protocol]ingest.Processor{listeners.ASTM: ingesttest.Lines{}}, DefaultOrg: org.ID}
 	return &world{ctx: ctx, st: st, p: pl, org: org.ID, patient: p.ID, order: o, dev: dev}
 }
 
