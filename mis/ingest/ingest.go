@@ -141,12 +141,14 @@ func (p *Pipeline) run(ctx context.Context, m *domain.Message, dev *domain.Devic
 			return nil, err
 		}
 	}
-	decided, _, err := p.Store.ListRecon(ctx, store.ReconQuery{Orgs: []int64{m.OrganizationID}, MessageID: m.ID,
-		Status: domain.ReconAttached, Page: store.Page{Limit: 500}})
-	if err != nil {
-		return nil, err
+	if m.Attempts > 0 { // a message processed before may carry people's decisions
+		decided, _, err := p.Store.ListRecon(ctx, store.ReconQuery{Orgs: []int64{m.OrganizationID}, MessageID: m.ID,
+			Status: domain.ReconAttached, Page: store.Page{Limit: 500}})
+		if err != nil {
+			return nil, err
+		}
+		in.Decisions = decided
 	}
-	in.Decisions = decided
 	res, err := proc.Process(ctx, in)
 	if err != nil {
 		return nil, err

@@ -24,9 +24,9 @@ import (
 
 var dialects = []struct {
 	name string
-	open func(t *testing.T) store.Store
+	open func(t testing.TB) store.Store
 }{
-	{"sqlite", func(t *testing.T) store.Store {
+	{"sqlite", func(t testing.TB) store.Store {
 		s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "medgate.db"))
 		if err != nil {
 			t.Fatal(err)
@@ -34,7 +34,7 @@ var dialects = []struct {
 		t.Cleanup(func() { s.Close() })
 		return s
 	}},
-	{"postgres", func(t *testing.T) store.Store {
+	{"postgres", func(t testing.TB) store.Store {
 		s, err := postgres.Open(context.Background(), pgtest.URL(t))
 		if err != nil {
 			t.Fatal(err)
@@ -56,7 +56,7 @@ type world struct {
 	dev     *domain.Device
 }
 
-func setup(t *testing.T, st store.Store) *world {
+func setup(t testing.TB, st store.Store) *world {
 	ctx := context.Background()
 	org := &domain.Organization{Name: "Клиника", Active: true}
 	if err := st.CreateOrganization(ctx, org); err != nil {
@@ -348,3 +348,5 @@ func TestConcurrentProducers(t *testing.T) {
 		}
 	})
 }
+
+func setupB(b *testing.B, open func(testing.TB) store.Store) *world { return setup(b, open(b)) }

@@ -18,7 +18,7 @@ func (s *Store) CreateOrganization(ctx context.Context, o *domain.Organization) 
 	if o.Created.IsZero() {
 		o.Created = now()
 	}
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx *txn) error {
 		return tx.QueryRowContext(ctx, `INSERT INTO organizations (part_of, name, inn, ogrn, uid_root, active, created)
 			VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
 			nullID(o.PartOf), o.Name, o.INN, o.OGRN, o.UIDRoot, o.Active, micros(o.Created)).Scan(&o.ID)
@@ -69,7 +69,7 @@ func (s *Store) CreateUser(ctx context.Context, u *domain.User) error {
 	if u.Created.IsZero() {
 		u.Created = now()
 	}
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx *txn) error {
 		err := tx.QueryRowContext(ctx, `INSERT INTO users (login, login_key, name, password_hash, active, created)
 			VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
 			u.Login, strings.ToLower(u.Login), u.Name, u.PasswordHash, u.Active, micros(u.Created)).Scan(&u.ID)
@@ -112,7 +112,7 @@ func splitRoles(s string) []domain.Role {
 
 // AddMembership upserts a user's roles in one organization.
 func (s *Store) AddMembership(ctx context.Context, userID int64, m domain.Membership) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx *txn) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO memberships (user_id, org_id, roles) VALUES ($1, $2, $3)
 			ON CONFLICT (user_id, org_id) DO UPDATE SET roles = excluded.roles`, userID, m.OrganizationID, joinRoles(m.Roles))
 		return err
@@ -160,7 +160,7 @@ func (s *Store) getUser(ctx context.Context, where string, arg any) (*domain.Use
 
 // CreateSession stores a session by its token hash.
 func (s *Store) CreateSession(ctx context.Context, ss domain.Session) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx *txn) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (token_hash, user_id, created, expires, address) VALUES ($1, $2, $3, $4, $5)`,
 			ss.TokenHash, ss.UserID, micros(ss.Created), micros(ss.Expires), ss.Address)
 		return err
@@ -182,7 +182,7 @@ func (s *Store) GetSession(ctx context.Context, tokenHash string) (*domain.Sessi
 
 // DeleteSession removes a session (logout) and any expired ones.
 func (s *Store) DeleteSession(ctx context.Context, tokenHash string) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx *txn) error {
 		_, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = $1 OR expires < $2`, tokenHash, micros(now()))
 		return err
 	})
@@ -190,13 +190,13 @@ func (s *Store) DeleteSession(ctx context.Context, tokenHash string) error {
 
 // WriteAudit records an event on its own, for reads and failures.
 func (s *Store) WriteAudit(ctx context.Context, ev *domain.AuditEvent) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error { return writeAudit(ctx, tx, ev, "", 0, 0, 0) })
+	return s.inTx(ctx, func(tx *txn) error { return writeAudit(ctx, tx, ev, "", 0, 0, 0) })
 }
 
 // writeAudit inserts ev in tx. The store knows the audited record here —
 // created or loaded in the same transaction — so its type, ID, patient and
 // organization are filled in where the caller left them empty.
-func writeAudit(ctx context.Context, tx *sql.Tx, ev *domain.AuditEvent, resType string, resID, patientID, orgID int64) error {
+func writeAudit(ctx context.Context, tx *txn, ev *domain.AuditEvent, resType string, resID, patientID, orgID int64) error {
 	if ev == nil {
 		return nil
 	}

@@ -50,7 +50,7 @@ func scanDevice(row interface{ Scan(...any) error }) (domain.Device, error) {
 func (s *Store) CreateDevice(ctx context.Context, d *domain.Device, audit *domain.AuditEvent) error {
 	d.Created = now()
 	d.Updated = d.Created
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx *txn) error {
 		err := tx.QueryRowContext(ctx, `INSERT INTO devices (org_id, branch_id, name, protocol, ae_title, addresses,
 			sending_application, sending_facility, sender, transport, encoding, code_map, matching_policy, sends_results,
 			queries_orders, receives_orders, active, created, updated)
@@ -68,7 +68,7 @@ func (s *Store) CreateDevice(ctx context.Context, d *domain.Device, audit *domai
 
 // UpdateDevice replaces a device's settings; its organization stays.
 func (s *Store) UpdateDevice(ctx context.Context, orgs []int64, d *domain.Device, audit *domain.AuditEvent) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx *txn) error {
 		cur, err := getDevice(ctx, tx, orgs, d.ID)
 		if err != nil {
 			return err
@@ -92,7 +92,7 @@ func (s *Store) UpdateDevice(ctx context.Context, orgs []int64, d *domain.Device
 // DeleteDevice removes a device that never sent anything, and deactivates
 // one that did: its messages keep their provenance.
 func (s *Store) DeleteDevice(ctx context.Context, orgs []int64, id int64, audit *domain.AuditEvent) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx *txn) error {
 		d, err := getDevice(ctx, tx, orgs, id)
 		if err != nil {
 			return err

@@ -20,13 +20,14 @@ const maxGroup = 64
 
 type groupReq struct {
 	ctx  context.Context
-	fn   func(tx *sql.Tx) error
+	fn   func(tx *txn) error
 	done chan error
 }
 
 type committer struct {
 	once sync.Once
 	db   *sql.DB
+	c    *stmtCache
 	reqs chan *groupReq
 	quit chan struct{}
 	done chan struct{}
@@ -34,14 +35,14 @@ type committer struct {
 
 var errClosed = errors.New("store closed")
 
-func newCommitter(db *sql.DB) *committer {
-	c := &committer{db: db, reqs: make(chan *groupReq), quit: make(chan struct{}), done: make(chan struct{})}
+func newCommitter(db *sql.DB, stmts *stmtCache) *committer {
+	c := &committer{db: db, c: stmts, reqs: make(chan *groupReq), quit: make(chan struct{}), done: make(chan struct{})}
 	go c.loop()
 	return c
 }
 
 // run executes fn in the next group and returns after the group commits.
-func (c *committer) run(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (c *committer) run(ctx context.Context, fn func(tx *txn) error) error {
 	r := &groupReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	select {
 	case c.reqs <- r:
@@ -80,19 +81,21 @@ func (c *committer) loop() {
 			}
 		}
 		c.commit(group)
+		c.c.prepareWanted(context.Background())
 	}
 }
 
 func (c *committer) commit(group []*groupReq) {
 	errs := make([]error, len(group))
 	ctx := context.Background() // the group must not fail because one caller left
-	tx, err := c.db.BeginTx(ctx, nil)
+	sqltx, err := c.db.BeginTx(ctx, nil)
 	if err != nil {
 		for _, r := range group {
 			r.done <- fmt.Errorf("begin: %w", err)
 		}
 		return
 	}
+	tx := &txn{Tx: sqltx, c: c.c}
 	for i, r := range group {
 		if err := r.ctx.Err(); err != nil {
 			errs[i] = err

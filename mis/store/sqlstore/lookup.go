@@ -18,7 +18,7 @@ func (s *Store) PutCodeMap(ctx context.Context, m *domain.CodeMap, audit *domain
 		return err
 	}
 	m.Updated = now()
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx *txn) error {
 		err := tx.QueryRowContext(ctx, `INSERT INTO code_maps (org_id, name, entries, version, updated) VALUES ($1, $2, $3, 1, $4)
 			ON CONFLICT (org_id, name) DO UPDATE SET entries = excluded.entries, version = code_maps.version + 1,
 				updated = excluded.updated

@@ -14,7 +14,7 @@ import (
 )
 
 // nextSeq draws the next number of an organization's named sequence inside tx.
-func nextSeq(ctx context.Context, tx *sql.Tx, org int64, name string) (int64, error) {
+func nextSeq(ctx context.Context, tx *txn, org int64, name string) (int64, error) {
 	var v int64
 	err := tx.QueryRowContext(ctx, `INSERT INTO counters (org_id, name, value) VALUES ($1, $2, 1)
 		ON CONFLICT (org_id, name) DO UPDATE SET value = counters.value + 1 RETURNING value`, org, name).Scan(&v)
@@ -27,7 +27,7 @@ func (s *Store) CreateServiceRequest(ctx context.Context, r *domain.ServiceReque
 	t := now()
 	r.AuthoredOn, r.Updated = t, t
 	given := *r
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		var patientOrg int64
 		err := tx.QueryRowContext(ctx, `SELECT org_id FROM patients WHERE id = $1`, r.PatientID).Scan(&patientOrg)
 		if errors.Is(err, sql.ErrNoRows) || err == nil && patientOrg != r.OrganizationID {
@@ -91,7 +91,7 @@ func (s *Store) CreateServiceRequest(ctx context.Context, r *domain.ServiceReque
 
 // freeAccession draws accession numbers until one is unused; numbers given
 // by hand (imported orders) may already occupy the sequence's next value.
-func (s *Store) freeAccession(ctx context.Context, tx *sql.Tx, org int64, c domain.Category) (string, error) {
+func (s *Store) freeAccession(ctx context.Context, tx *txn, org int64, c domain.Category) (string, error) {
 	for {
 		n, err := nextSeq(ctx, tx, org, "accession")
 		if err != nil {
@@ -107,7 +107,7 @@ func (s *Store) freeAccession(ctx context.Context, tx *sql.Tx, org int64, c doma
 
 // addSpecimens gives a lab order its specimens, one by default, each with
 // a fresh barcode unless the caller supplied one.
-func (s *Store) addSpecimens(ctx context.Context, tx *sql.Tx, r *domain.ServiceRequest) error {
+func (s *Store) addSpecimens(ctx context.Context, tx *txn, r *domain.ServiceRequest) error {
 	if len(r.Specimens) == 0 {
 		r.Specimens = []domain.Specimen{{}}
 	}
@@ -138,7 +138,7 @@ func (s *Store) addSpecimens(ctx context.Context, tx *sql.Tx, r *domain.ServiceR
 	return nil
 }
 
-func exists(ctx context.Context, tx *sql.Tx, query string, args ...any) (bool, error) {
+func exists(ctx context.Context, tx *txn, query string, args ...any) (bool, error) {
 	var n int
 	err := tx.QueryRowContext(ctx, query, args...).Scan(&n)
 	return n > 0, err
@@ -274,7 +274,7 @@ func (s *Store) ListServiceRequests(ctx context.Context, q store.OrderQuery) ([]
 // SetServiceRequestStatus moves an order along its lifecycle.
 func (s *Store) SetServiceRequestStatus(ctx context.Context, orgs []int64, id int64, to domain.RequestStatus, audit *domain.AuditEvent) (*domain.ServiceRequest, error) {
 	var out *domain.ServiceRequest
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		r, err := s.getOrder(ctx, tx, orgs, id)
 		if err != nil {
 			return err

@@ -21,7 +21,7 @@ import (
 func (s *Store) CreatePatient(ctx context.Context, p *domain.Patient, maxPatients int, audit *domain.AuditEvent) error {
 	t := now()
 	p.Created, p.Updated, p.Version = t, t, 1
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		var count int64
 		err := tx.QueryRowContext(ctx, `UPDATE organizations SET patient_count = patient_count + 1
 			WHERE id = $1 AND ($2 = 0 OR patient_count < $2) RETURNING patient_count`, p.OrganizationID, maxPatients).Scan(&count)
@@ -60,7 +60,7 @@ func (s *Store) CreatePatient(ctx context.Context, p *domain.Patient, maxPatient
 
 // insertIdentifiers indexes every identifier, СНИЛС and ЕНП included, under
 // a per-organization unique key so that matching by identifier is exact.
-func (s *Store) insertIdentifiers(ctx context.Context, tx *sql.Tx, p *domain.Patient) error {
+func (s *Store) insertIdentifiers(ctx context.Context, tx *txn, p *domain.Patient) error {
 	for i, id := range p.AllIdentifiers() {
 		_, err := tx.ExecContext(ctx, `INSERT INTO patient_identifiers (org_id, system, value, patient_id, seq) VALUES ($1, $2, $3, $4, $5)`,
 			p.OrganizationID, id.System, id.Value, p.ID, i)
@@ -164,7 +164,7 @@ func loadIdentifiers(ctx context.Context, q querier, list []domain.Patient) erro
 
 // UpdatePatient replaces a patient's fields under optimistic concurrency.
 func (s *Store) UpdatePatient(ctx context.Context, orgs []int64, p *domain.Patient, audit *domain.AuditEvent) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx *txn) error {
 		cur, err := s.getPatient(ctx, tx, orgs, p.ID)
 		if err != nil {
 			return err

@@ -13,7 +13,7 @@ import (
 	"github.com/medgate/medgate/mis/store"
 )
 
-func insertRecon(ctx context.Context, tx *sql.Tx, it *domain.ReconItem) error {
+func insertRecon(ctx context.Context, tx *txn, it *domain.ReconItem) error {
 	if it.Status == "" {
 		it.Status = domain.ReconOpen
 	}
@@ -123,7 +123,7 @@ func getRecon(ctx context.Context, q querier, orgs []int64, id int64) (*domain.R
 // ResolveRecon attaches or rejects an item and the open items sharing its key.
 func (s *Store) ResolveRecon(ctx context.Context, orgs []int64, id int64, d store.ReconDecision, audit *domain.AuditEvent) ([]domain.ReconItem, error) {
 	var done []domain.ReconItem
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		it, err := getRecon(ctx, tx, orgs, id)
 		if err != nil {
 			return err
@@ -191,7 +191,7 @@ func (s *Store) ResolveRecon(ctx context.Context, orgs []int64, id int64, d stor
 	return done, err
 }
 
-func checkAttach(ctx context.Context, s *Store, tx *sql.Tx, it *domain.ReconItem, d store.ReconDecision) error {
+func checkAttach(ctx context.Context, s *Store, tx *txn, it *domain.ReconItem, d store.ReconDecision) error {
 	if it.Reason == domain.ReasonUnmappedCode {
 		return &store.ConflictError{Field: "reason", Message: fmt.Sprintf("unmapped codes cannot be attached: fix the code map, then reprocess message %d", it.MessageID)}
 	}
@@ -216,7 +216,7 @@ func checkAttach(ctx context.Context, s *Store, tx *sql.Tx, it *domain.ReconItem
 
 // attachResults gives an item's report, observations and study their
 // patient and order.
-func attachResults(ctx context.Context, tx *sql.Tx, it *domain.ReconItem) error {
+func attachResults(ctx context.Context, tx *txn, it *domain.ReconItem) error {
 	if it.ReportID != 0 {
 		if _, err := tx.ExecContext(ctx, `UPDATE reports SET patient_id = $1, request_id = COALESCE($2, request_id) WHERE id = $3`,
 			it.PatientID, nullID(it.RequestID), it.ReportID); err != nil {
@@ -238,7 +238,7 @@ func attachResults(ctx context.Context, tx *sql.Tx, it *domain.ReconItem) error 
 
 // settleMessage marks a message processed once none of its items is open
 // and one was attached, or rejected when all were rejected.
-func settleMessage(ctx context.Context, tx *sql.Tx, messageID int64) error {
+func settleMessage(ctx context.Context, tx *txn, messageID int64) error {
 	var open, attached int
 	if err := tx.QueryRowContext(ctx, `SELECT
 		COALESCE(sum(CASE WHEN status = 'open' THEN 1 ELSE 0 END), 0),

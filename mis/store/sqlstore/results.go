@@ -12,7 +12,7 @@ import (
 // SaveReport inserts a report with its observations in one transaction.
 // Observations inherit the report's patient, organization and order.
 func (s *Store) SaveReport(ctx context.Context, r *domain.DiagnosticReport, obs []domain.Observation, audit *domain.AuditEvent) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx *txn) error {
 		if err := saveReport(ctx, tx, r, obs); err != nil {
 			return err
 		}
@@ -20,7 +20,7 @@ func (s *Store) SaveReport(ctx context.Context, r *domain.DiagnosticReport, obs 
 	})
 }
 
-func saveReport(ctx context.Context, tx *sql.Tx, r *domain.DiagnosticReport, obs []domain.Observation) error {
+func saveReport(ctx context.Context, tx *txn, r *domain.DiagnosticReport, obs []domain.Observation) error {
 	if r.Issued.IsZero() {
 		r.Issued = now()
 	}
@@ -68,7 +68,7 @@ const (
 )
 
 // InsertObservation writes one observation in tx (exported for bulk loaders).
-func InsertObservation(ctx context.Context, tx *sql.Tx, o *domain.Observation) error {
+func InsertObservation(ctx context.Context, tx *txn, o *domain.Observation) error {
 	return tx.QueryRowContext(ctx, InsertObservationSQL, ObservationArgs(o)...).Scan(&o.ID)
 }
 
@@ -220,7 +220,7 @@ func (s *Store) PatientChart(ctx context.Context, orgs []int64, patientID int64)
 // Study Instance UID) with its series and instances; instances already
 // stored are left as they are and the counts are recomputed.
 func (s *Store) SaveImagingStudy(ctx context.Context, st *domain.ImagingStudy, audit *domain.AuditEvent) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx *txn) error {
 		if err := saveStudy(ctx, tx, st); err != nil {
 			return err
 		}
@@ -228,7 +228,7 @@ func (s *Store) SaveImagingStudy(ctx context.Context, st *domain.ImagingStudy, a
 	})
 }
 
-func saveStudy(ctx context.Context, tx *sql.Tx, st *domain.ImagingStudy) error {
+func saveStudy(ctx context.Context, tx *txn, st *domain.ImagingStudy) error {
 	st.Updated = now()
 	mods, _ := json.Marshal(st.Modalities)
 	err := tx.QueryRowContext(ctx, `INSERT INTO imaging_studies (org_id, patient_id, request_id, study_uid, accession,

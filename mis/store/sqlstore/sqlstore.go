@@ -36,7 +36,9 @@ type Dialect struct {
 
 // Store is the shared implementation of store.Store.
 type Store struct {
-	w, r  *sql.DB // writer and reader pools; the same pool on PostgreSQL
+	w     *sql.DB // writer pool: one connection on SQLite
+	wc    *stmtCache
+	r     *pool // reader pool; the writer's on PostgreSQL
 	d     Dialect
 	group *committer // group commit for the ingest path
 }
@@ -46,11 +48,16 @@ var _ store.Store = (*Store)(nil)
 // New wraps open pools and applies pending migrations. For SQLite, w is a
 // single-connection pool taking write locks at BEGIN; r serves reads.
 func New(ctx context.Context, w, r *sql.DB, d Dialect) (*Store, error) {
-	s := &Store{w: w, r: r, d: d}
+	s := &Store{w: w, wc: newStmtCache(w), d: d}
 	if err := s.migrate(ctx); err != nil {
 		return nil, err
 	}
-	s.group = newCommitter(w)
+	// Prepared statements are made after migrating, against the final schema.
+	s.r = &pool{DB: r, c: newStmtCache(r)}
+	if r == w {
+		s.r.c = s.wc
+	}
+	s.group = newCommitter(w, s.wc)
 	return s, nil
 }
 
@@ -59,7 +66,7 @@ func (s *Store) Ping(ctx context.Context) error {
 	if err := s.w.PingContext(ctx); err != nil {
 		return err
 	}
-	if s.r != s.w {
+	if s.r.DB != s.w {
 		return s.r.PingContext(ctx)
 	}
 	return nil
@@ -70,8 +77,12 @@ func (s *Store) Close() error {
 	if s.group != nil {
 		s.group.close()
 	}
+	s.wc.close()
+	if s.r.c != s.wc {
+		s.r.c.close()
+	}
 	err := s.w.Close()
-	if s.r != s.w {
+	if s.r.DB != s.w {
 		err = errors.Join(err, s.r.Close())
 	}
 	return err
@@ -84,11 +95,13 @@ func (s *Store) DB() *sql.DB { return s.w }
 func (s *Store) Dialect() string { return s.d.Name }
 
 // inTx runs fn in a write transaction, committing if it returns nil.
-func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
+func (s *Store) inTx(ctx context.Context, fn func(tx *txn) error) error {
+	sqltx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
+	tx := &txn{Tx: sqltx, c: s.wc}
+	defer s.wc.prepareWanted(context.WithoutCancel(ctx))
 	if err := fn(tx); err != nil {
 		_ = tx.Rollback()
 		return err
@@ -107,7 +120,7 @@ func (s *Store) migrate(ctx context.Context) error {
 		return err
 	}
 	sort.Strings(names)
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx *txn) error {
 		if s.d.MigrationLock != "" {
 			if _, err := tx.ExecContext(ctx, s.d.MigrationLock); err != nil {
 				return fmt.Errorf("%s migration lock: %w", s.d.Name, err)

@@ -52,7 +52,6 @@ CREATE TABLE message_raw (
 );
 
 CREATE INDEX reports_message ON reports (message_id);
-CREATE INDEX observations_message ON observations (message_id);
 
 CREATE TABLE code_maps (
     id      INTEGER PRIMARY KEY,
