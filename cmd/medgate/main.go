@@ -92,6 +92,24 @@ func serve(ctx context.Context, cfg config.Config, getenv func(string) string, l
 		return fmt.Errorf("first-run setup: %w", err)
 	}
 
+	if len(cfg.Devices) > 0 {
+		orgs := make([]int64, 0)
+		all, err := st.ListOrganizations(ctx)
+		if err != nil {
+			return err
+		}
+		for _, o := range all {
+			orgs = append(orgs, o.ID)
+		}
+		created, updated, err := api.ProvisionDevices(ctx, st, orgs, first.Organization.ID, cfg.Devices, func() *domain.AuditEvent {
+			return &domain.AuditEvent{Login: "medgate.yaml", Action: domain.ActionUpdate, Event: "device.provision"}
+		})
+		if err != nil {
+			return fmt.Errorf("devices from the config file: %w", err)
+		}
+		log.Info("devices provisioned from the config file", "created", created, "updated", updated)
+	}
+
 	// The ingest pipeline every device listener hands its messages to. The
 	// protocol processors arrive with their listeners; until then stored
 	// messages can be listed, read and reconciled.

@@ -275,3 +275,24 @@ func TestBadConfigNamesTheLine(t *testing.T) {
 		t.Fatalf("error does not name line 3:\n%s", out)
 	}
 }
+
+func TestDevicesFromConfig(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "medgate.yaml")
+	doc := "devices:\n" +
+		"  - name: ct-1\n    protocol: dicom\n    ae_title: CT1\n    addresses: [10.0.5.21]\n" +
+		"  - name: xn-550\n    protocol: astm\n    sender: XN-550\n    transport: {serial: /dev/ttyUSB0, baud: 9600, format: 8N1}\n"
+	if err := os.WriteFile(cfg, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"MEDGATE_ADMIN_PASSWORD=correct-horse-42"}
+	for run := 0; run < 2; run++ { // the second start updates, never duplicates
+		p := start(t, dir, env, "-config", cfg)
+		token := login(t, p, "correct-horse-42")
+		code, out := call(t, "GET", "http://"+p.addr+"/api/v1/devices", token, nil)
+		if items, _ := out["items"].([]any); code != 200 || len(items) != 2 {
+			t.Fatalf("start %d: devices %d %v", run, code, out)
+		}
+		p.stop(t)
+	}
+}

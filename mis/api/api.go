@@ -106,6 +106,8 @@ func (s *Server) Handler() http.Handler {
 
 	mux.HandleFunc("GET /api/v1/devices", s.authed(s.listDevices))
 	mux.HandleFunc("POST /api/v1/devices", s.authed(s.createDevice))
+	mux.HandleFunc("GET /api/v1/devices/export", s.authed(s.exportDevices))
+	mux.HandleFunc("POST /api/v1/devices/import", s.authed(s.importDevices))
 	mux.HandleFunc("GET /api/v1/devices/{id}", s.authed(s.getDevice))
 	mux.HandleFunc("PUT /api/v1/devices/{id}", s.authed(s.updateDevice))
 	mux.HandleFunc("DELETE /api/v1/devices/{id}", s.authed(s.deleteDevice))

@@ -176,3 +176,55 @@ func TestReconciliationAPI(t *testing.T) {
 		wantError(t, e.call(http.MethodPost, "/api/v1/reconciliation/"+id+"/reject", it, map[string]any{"reason": "again"}), http.StatusConflict, "status")
 	}, withIngest)
 }
+
+func TestDeviceYAMLImportExport(t *testing.T) {
+	eachStore(t, func(t *testing.T, e *env) {
+		_, it := e.createUser("it", e.org, domain.RoleIT)
+		// In name order, as the export lists devices.
+		doc := `devices:
+  - name: bc-5380
+    protocol: hl7
+    sending_application: BC-5380
+    sending_facility: LAB
+    encoding: windows-1251
+    code_map: mindray-bc5380
+  - name: ct-1
+    protocol: dicom
+    ae_title: CT1
+    addresses: [10.0.5.21]
+    encoding: iso-ir-144
+  - name: xn-550
+    protocol: astm
+    sender: XN-550
+    transport: {serial: /dev/ttyUSB0, baud: 9600, format: 8N1}
+    code_map: sysmex-xn
+    query: true
+`
+		var counts map[string]int
+		want(t, e.raw(http.MethodPost, "/api/v1/devices/import", it, "application/yaml", bytes.NewReader([]byte(doc))), http.StatusOK, &counts)
+		if counts["created"] != 3 || counts["updated"] != 0 {
+			t.Fatalf("import: %v", counts)
+		}
+		r := e.get("/api/v1/devices/export", it)
+		if r.Status != http.StatusOK || string(r.Body) != doc {
+			t.Fatalf("export differs from the imported file:\n%s", r.Body)
+		}
+		// Importing the export again changes nothing but updates in place.
+		want(t, e.raw(http.MethodPost, "/api/v1/devices/import", it, "application/yaml", bytes.NewReader(r.Body)), http.StatusOK, &counts)
+		if counts["created"] != 0 || counts["updated"] != 3 {
+			t.Fatalf("re-import: %v", counts)
+		}
+		// A bad file names its line and writes nothing.
+		bad := "devices:\n  - name: us-1\n    protocol: dicom\n    ae_titel: US1\n"
+		ae := wantError(t, e.raw(http.MethodPost, "/api/v1/devices/import", it, "application/yaml", bytes.NewReader([]byte(bad))), http.StatusBadRequest, "devices")
+		if !bytes.Contains([]byte(ae.Message), []byte("devices.yaml:4")) {
+			t.Errorf("error does not name line 4: %s", ae.Message)
+		}
+		var list struct{ Items []domain.Device }
+		want(t, e.get("/api/v1/devices", it), http.StatusOK, &list)
+		if len(list.Items) != 3 {
+			t.Errorf("%d devices after a refused import", len(list.Items))
+		}
+		wantError(t, e.raw(http.MethodPost, "/api/v1/devices/import", it, "application/json", bytes.NewReader([]byte(doc))), http.StatusUnsupportedMediaType, "")
+	})
+}

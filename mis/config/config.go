@@ -32,6 +32,9 @@ type Config struct {
 	Limits       Limits       `yaml:"limits"`
 	Auth         Auth         `yaml:"auth"`
 	Log          Log          `yaml:"log"`
+	// Devices are provisioned at start: the devices clinic IT keeps in the
+	// config file rather than registering through the API or UI.
+	Devices []DeviceSpec `yaml:"devices"`
 
 	// src maps a setting path ("http.addr") to where its value came from
 	// ("medgate.yaml:7", "environment MEDGATE_HTTP", "flag -http"), so that

@@ -46,6 +46,7 @@ func (c *Config) Validate() error {
 	v.positive("auth.login_lockout", c.Auth.LoginLockout)
 	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	v.oneOf("log.format", c.Log.Format, "text", "json")
+	v.devices()
 	return joinErrors(v.errs)
 }
 
