@@ -58,6 +58,32 @@ func adminExec(base string, stmts ...string) error {
 	return nil
 }
 
+// dropStale drops the schemas whose name starts with prefix, except keep.
+func dropStale(base, prefix, keep string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, `SELECT nspname FROM pg_namespace WHERE starts_with(nspname, $1) AND nspname <> $2`, prefix, keep)
+	if err != nil {
+		return err
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		stderrf("storebench: dropping stale schema %s", n)
+		if _, err := conn.Exec(ctx, "DROP SCHEMA "+pgx.Identifier{n}.Sanitize()+" CASCADE"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func openBench(tb testing.TB) (*storebench.Env, func(), error) {
 	// As pgtest.URL: skip without a server unless CI requires one.
 	base := os.Getenv("MEDGATE_TEST_POSTGRES_URL")
@@ -79,6 +105,12 @@ func openBench(tb testing.TB) (*storebench.Env, func(), error) {
 		b := make([]byte, 6)
 		_, _ = rand.Read(b)
 		schema = "medgate_bench_tmp_" + hex.EncodeToString(b)
+	}
+	if keep {
+		// Schemas of this size from an older schema or generator are stale.
+		if err := dropStale(base, fmt.Sprintf("medgate_bench_p%d_o%d_", cfg.Patients, cfg.Observations), schema); err != nil {
+			return nil, nil, err
+		}
 	}
 	if err := adminExec(base, "CREATE SCHEMA IF NOT EXISTS "+schema); err != nil {
 		return nil, nil, err

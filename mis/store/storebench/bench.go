@@ -3,6 +3,7 @@ package storebench
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -85,7 +86,7 @@ func (l latencies) report(b *testing.B) {
 	}
 	slices.Sort(l)
 	at := func(q float64) float64 {
-		k := int(q*float64(len(l))+0.999999) - 1
+		k := int(math.Ceil(q*float64(len(l)))) - 1 // nearest rank
 		return float64(l[min(max(k, 0), len(l)-1)]) / float64(time.Millisecond)
 	}
 	b.ReportMetric(at(0.50), "p50-ms")

@@ -494,7 +494,7 @@ func (l *loader) finish(d *Dataset) error {
 	return nil
 }
 
-// SizeReport describes the database's size on disk (SQLite: the main file
+// SizeReport returns the database's size on disk in bytes (SQLite: the main file
 // from page_count; PostgreSQL: tables, indexes and TOAST of the schema).
 func SizeReport(ctx context.Context, s *sqlstore.Store) (int64, error) {
 	var n int64
