@@ -28,6 +28,7 @@ func Dialect() sqlstore.Dialect {
 		IsUniqueViolation: isUniqueViolation,
 		// Instances starting together take turns migrating.
 		MigrationLock: `SELECT pg_advisory_xact_lock(7305736179375961)`,
+		NextIDs:       `SELECT nextval(pg_get_serial_sequence('observations', 'id')) FROM generate_series(1, $1)`,
 	}
 }
 

@@ -31,6 +31,10 @@ func Dialect() sqlstore.Dialect {
 		Name:              "sqlite",
 		Migrations:        sub,
 		IsUniqueViolation: isUniqueViolation,
+		// The writer is the only connection and holds the write lock, so the
+		// ids above the current maximum stay free until it commits.
+		NextIDs: `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1)
+			SELECT (SELECT COALESCE(max(id), 0) FROM observations) + i FROM n`,
 	}
 }
 

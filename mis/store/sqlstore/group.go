@@ -28,6 +28,7 @@ type committer struct {
 	once sync.Once
 	db   *sql.DB
 	c    *stmtCache
+	d    *Dialect
 	reqs chan *groupReq
 	quit chan struct{}
 	done chan struct{}
@@ -35,8 +36,8 @@ type committer struct {
 
 var errClosed = errors.New("store closed")
 
-func newCommitter(db *sql.DB, stmts *stmtCache) *committer {
-	c := &committer{db: db, c: stmts, reqs: make(chan *groupReq), quit: make(chan struct{}), done: make(chan struct{})}
+func newCommitter(db *sql.DB, stmts *stmtCache, d *Dialect) *committer {
+	c := &committer{db: db, c: stmts, d: d, reqs: make(chan *groupReq), quit: make(chan struct{}), done: make(chan struct{})}
 	go c.loop()
 	return c
 }
@@ -95,7 +96,7 @@ func (c *committer) commit(group []*groupReq) {
 		}
 		return
 	}
-	tx := &txn{Tx: sqltx, c: c.c}
+	tx := &txn{Tx: sqltx, c: c.c, d: c.d}
 	for i, r := range group {
 		if err := r.ctx.Err(); err != nil {
 			errs[i] = err

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"github.com/medgate/medgate/mis/domain"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -56,5 +57,15 @@ func TestCursorRoundTrip(t *testing.T) {
 	}
 	if id, err := decodeIDCursor(encodeIDCursor(99)); err != nil || id != 99 {
 		t.Fatal(id, err)
+	}
+}
+
+// The multi-row insert counts on ObservationArgs' width.
+func TestObservationArgsWidth(t *testing.T) {
+	if n := len(ObservationArgs(&domain.Observation{})); n != observationFields {
+		t.Fatalf("ObservationArgs returns %d values, observationFields says %d", n, observationFields)
+	}
+	if got := strings.Count(multiInsertSQL(3), "$"); got != 3*(observationFields+1) {
+		t.Fatalf("multiInsertSQL(3) has %d parameters", got)
 	}
 }

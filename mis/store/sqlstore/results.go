@@ -5,6 +5,9 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
+	"sync"
 
 	"github.com/medgate/medgate/mis/domain"
 )
@@ -51,12 +54,100 @@ func saveReport(ctx context.Context, tx *txn, r *domain.DiagnosticReport, obs []
 		if o.Issued.IsZero() {
 			o.Issued = r.Issued
 		}
-		if err := InsertObservation(ctx, tx, o); err != nil {
-			return fmt.Errorf("observation %d: %w", i, err)
-		}
+	}
+	if err := insertObservations(ctx, tx, obs); err != nil {
+		return err
+	}
+	for _, o := range obs {
 		r.Result = append(r.Result, o.ID)
 	}
 	return nil
+}
+
+// obsChunk bounds the rows per INSERT: few distinct statement texts to
+// prepare, and well under both dialects' parameter limits.
+const obsChunk = 32
+
+// insertObservations writes observations with ids drawn up front, in
+// multi-row statements: one statement per chunk instead of one per row.
+func insertObservations(ctx context.Context, tx *txn, obs []domain.Observation) error {
+	if len(obs) == 0 {
+		return nil
+	}
+	if tx.d == nil || tx.d.NextIDs == "" {
+		for i := range obs {
+			if err := InsertObservation(ctx, tx, &obs[i]); err != nil {
+				return fmt.Errorf("observation %d: %w", i, err)
+			}
+		}
+		return nil
+	}
+	rows, err := tx.QueryContext(ctx, tx.d.NextIDs, len(obs))
+	if err != nil {
+		return err
+	}
+	i := 0
+	for rows.Next() && i < len(obs) {
+		if err := rows.Scan(&obs[i].ID); err != nil {
+			rows.Close()
+			return err
+		}
+		i++
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if i != len(obs) {
+		return fmt.Errorf("allocated %d observation ids, need %d", i, len(obs))
+	}
+	for start := 0; start < len(obs); start += obsChunk {
+		chunk := obs[start:min(start+obsChunk, len(obs))]
+		args := make([]any, 0, len(chunk)*(observationFields+1))
+		for j := range chunk {
+			args = append(args, chunk[j].ID)
+			args = append(args, ObservationArgs(&chunk[j])...)
+		}
+		if _, err := tx.ExecContext(ctx, multiInsertSQL(len(chunk)), args...); err != nil {
+			return fmt.Errorf("observations %d-%d: %w", start, start+len(chunk)-1, err)
+		}
+	}
+	return nil
+}
+
+// observationFields is the number of values ObservationArgs returns.
+const observationFields = 28
+
+var multiInsert = map[int]string{}
+var multiInsertMu sync.Mutex
+
+// multiInsertSQL is "INSERT INTO observations (id, …) VALUES (…), (…)" for n rows.
+func multiInsertSQL(n int) string {
+	multiInsertMu.Lock()
+	defer multiInsertMu.Unlock()
+	if q, ok := multiInsert[n]; ok {
+		return q
+	}
+	cols := InsertObservationSQL[strings.Index(InsertObservationSQL, "(")+1 : strings.Index(InsertObservationSQL, ")")]
+	var b strings.Builder
+	b.WriteString("INSERT INTO observations (id, " + cols + ") VALUES ")
+	p := 1
+	for r := 0; r < n; r++ {
+		if r > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('(')
+		for c := 0; c <= observationFields; c++ {
+			if c > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("$" + strconv.Itoa(p))
+			p++
+		}
+		b.WriteByte(')')
+	}
+	multiInsert[n] = b.String()
+	return multiInsert[n]
 }
 
 // Value kinds as stored in observations.value_type.

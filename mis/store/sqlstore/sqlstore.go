@@ -32,6 +32,9 @@ type Dialect struct {
 	// MigrationLock, if set, runs first in the migration transaction so that
 	// several instances starting together migrate one at a time.
 	MigrationLock string
+	// NextIDs, if set, is a query taking ($1 = n) that returns n unused ids
+	// for observations, so a report's rows go in with one statement.
+	NextIDs string
 }
 
 // Store is the shared implementation of store.Store.
@@ -57,7 +60,7 @@ func New(ctx context.Context, w, r *sql.DB, d Dialect) (*Store, error) {
 	if r == w {
 		s.r.c = s.wc
 	}
-	s.group = newCommitter(w, s.wc)
+	s.group = newCommitter(w, s.wc, &s.d)
 	return s, nil
 }
 
@@ -100,7 +103,7 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *txn) error) error {
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	tx := &txn{Tx: sqltx, c: s.wc}
+	tx := &txn{Tx: sqltx, c: s.wc, d: &s.d}
 	defer s.wc.prepareWanted(context.WithoutCancel(ctx))
 	if err := fn(tx); err != nil {
 		_ = tx.Rollback()

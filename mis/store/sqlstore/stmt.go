@@ -98,6 +98,7 @@ func (c *stmtCache) close() {
 type txn struct {
 	*sql.Tx
 	c *stmtCache
+	d *Dialect
 }
 
 func (t *txn) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
