@@ -76,6 +76,9 @@ func (s *Store) codeMaps(ctx context.Context, where string, args ...any) ([]doma
 
 // FindSpecimen finds a specimen by barcode.
 func (s *Store) FindSpecimen(ctx context.Context, org int64, barcode string) (*domain.Specimen, error) {
+	if barcode == "" {
+		return nil, fmt.Errorf("specimen without a barcode: %w", store.ErrNotFound)
+	}
 	var sp domain.Specimen
 	var collected sql.NullInt64
 	err := s.r.QueryRowContext(ctx, `SELECT id, org_id, patient_id, request_id, barcode, type_system, type_code, type_display,
@@ -99,7 +102,11 @@ func (s *Store) FindOrderByStudyUID(ctx context.Context, org int64, uid string) 
 	return s.findOrder(ctx, `org_id = $1 AND study_uid = $2`, org, uid)
 }
 
-func (s *Store) findOrder(ctx context.Context, where string, args ...any) (*domain.ServiceRequest, error) {
+func (s *Store) findOrder(ctx context.Context, where string, org int64, key string) (*domain.ServiceRequest, error) {
+	if key == "" { // an empty key would match every order that lacks one
+		return nil, fmt.Errorf("order without a key: %w", store.ErrNotFound)
+	}
+	args := []any{org, key}
 	r, err := scanOrder(s.r.QueryRowContext(ctx, `SELECT `+orderColumns+` FROM service_requests WHERE `+where, args...))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("order: %w", store.ErrNotFound)
