@@ -25,6 +25,7 @@ import (
 	"github.com/medgate/medgate/mis/bootstrap"
 	"github.com/medgate/medgate/mis/config"
 	"github.com/medgate/medgate/mis/domain"
+	"github.com/medgate/medgate/mis/fhir"
 	"github.com/medgate/medgate/mis/ingest"
 	"github.com/medgate/medgate/mis/store"
 	"github.com/medgate/medgate/mis/store/postgres"
@@ -127,8 +128,12 @@ func serve(ctx context.Context, cfg config.Config, getenv func(string) string, l
 		MaxPatients: cfg.Limits.MaxPatientsPerOrg, SessionTTL: cfg.Auth.SessionTTL, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
 		Lockout: &auth.Lockout{Max: cfg.Auth.LoginMaxFailures, Period: cfg.Auth.LoginLockout},
 	}
+	fhirServer := &fhir.Server{Store: st, Authenticate: apiServer.Authenticate, Logger: log}
+	mux := http.NewServeMux()
+	mux.Handle("/fhir/r4/", fhirServer.Handler())
+	mux.Handle("/", apiServer.Handler())
 	httpServer := &http.Server{
-		Handler:           apiServer.Handler(),
+		Handler:           mux,
 		ReadHeaderTimeout: cfg.HTTP.ReadTimeout,
 		ReadTimeout:       cfg.HTTP.ReadTimeout,
 		WriteTimeout:      cfg.HTTP.WriteTimeout,
@@ -176,7 +181,7 @@ func banner(w io.Writer, cfg config.Config, where string, first bootstrap.Result
 	var b strings.Builder
 	fmt.Fprintf(&b, "medgate is running\n")
 	fmt.Fprintf(&b, "  database:  %s\n", where)
-	fmt.Fprintf(&b, "  web/API:   http://%s  (REST API /api/v1, health /healthz)\n", httpAddr)
+	fmt.Fprintf(&b, "  web/API:   http://%s  (REST API /api/v1, FHIR R4 /fhir/r4, health /healthz)\n", httpAddr)
 	if first.Created {
 		fmt.Fprintf(&b, "  first start: created organization %q and user \"admin\"\n", first.Organization.Name)
 		if first.Password != "" {

@@ -83,6 +83,7 @@ type AuditQuery struct {
 // Store is medgate's persistence.
 type Store interface {
 	IngestStore
+	Searcher
 
 	Ping(ctx context.Context) error
 	Close() error
