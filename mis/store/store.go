@@ -84,6 +84,7 @@ type AuditQuery struct {
 type Store interface {
 	IngestStore
 	Searcher
+	EventStore
 
 	Ping(ctx context.Context) error
 	Close() error

@@ -32,9 +32,11 @@ func Dialect() sqlstore.Dialect {
 		Migrations:        sub,
 		IsUniqueViolation: isUniqueViolation,
 		// The writer is the only connection and holds the write lock, so the
-		// ids above the current maximum stay free until it commits.
+		// ids above both the current maximum and the highest ever given
+		// (AUTOINCREMENT's sqlite_sequence) stay free until it commits.
 		NextIDs: `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1)
-			SELECT (SELECT COALESCE(max(id), 0) FROM observations) + i FROM n`,
+			SELECT max(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'observations'), 0),
+				COALESCE((SELECT max(id) FROM observations), 0)) + i FROM n`,
 	}
 }
 

@@ -106,6 +106,9 @@ func (s *Store) saveMessage(ctx context.Context, tx *txn, m *domain.Message) (*d
 		if err := insertRecon(ctx, tx, &item); err != nil {
 			return nil, err
 		}
+		if err := enqueueRecon(ctx, tx, &item); err != nil {
+			return nil, err
+		}
 	}
 	return orig, nil
 }
@@ -242,10 +245,18 @@ func applyIngest(ctx context.Context, tx *txn, messageID int64, r *store.IngestR
 		if err := saveReport(ctx, tx, &rs.Report, rs.Observations); err != nil {
 			return fmt.Errorf("report %d: %w", i, err)
 		}
+		// Events go to the outbox in this transaction (at least once: a
+		// reprocessed message announces its results again).
+		if err := enqueueResult(ctx, tx, &rs.Report, len(rs.Observations)); err != nil {
+			return err
+		}
 	}
 	for i := range r.Studies {
 		if err := saveStudy(ctx, tx, &r.Studies[i]); err != nil {
 			return fmt.Errorf("study %d: %w", i, err)
+		}
+		if err := enqueueStudy(ctx, tx, r.Studies[i].ID, messageID); err != nil {
+			return err
 		}
 	}
 	for i := range r.Recon {
@@ -264,6 +275,9 @@ func applyIngest(ctx context.Context, tx *txn, messageID int64, r *store.IngestR
 			d.Item.StudyID = r.Studies[d.Study].ID
 		}
 		if err := insertRecon(ctx, tx, &d.Item); err != nil {
+			return err
+		}
+		if err := enqueueRecon(ctx, tx, &d.Item); err != nil {
 			return err
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -66,7 +67,11 @@ func (s *Store) ListRecon(ctx context.Context, q store.ReconQuery) ([]domain.Rec
 	if q.MessageID != 0 {
 		where = append(where, "message_id = "+arg(q.MessageID))
 	}
-	if q.Status != "" {
+	switch q.Status {
+	case "":
+		where = append(where, "status = "+arg(domain.ReconOpen))
+	case "all":
+	default:
 		where = append(where, "status = "+arg(q.Status))
 	}
 	if q.Reason != "" {
@@ -157,6 +162,9 @@ func (s *Store) ResolveRecon(ctx context.Context, orgs []int64, id int64, d stor
 				return err
 			}
 		}
+		// Lock in id order, and decide each item only if it is still open:
+		// concurrent decisions on one key must neither both win nor deadlock.
+		sort.Slice(items, func(i, j int) bool { return items[i].ID < items[j].ID })
 		t := now()
 		for i := range items {
 			x := &items[i]
@@ -166,15 +174,27 @@ func (s *Store) ResolveRecon(ctx context.Context, orgs []int64, id int64, d stor
 					continue // nothing to attach: these need a map fix or a look at the bytes
 				}
 				x.Status, x.PatientID, x.RequestID = domain.ReconAttached, d.PatientID, d.RequestID
-				if err := attachResults(ctx, tx, x); err != nil {
-					return err
-				}
 			} else {
 				x.Status = domain.ReconRejected
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE recon_items SET status = $1, patient_id = $2, request_id = $3,
-				decided_by = $4, decided = $5, note = $6 WHERE id = $7`,
-				x.Status, nullID(x.PatientID), nullID(x.RequestID), nullID(x.DecidedBy), micros(t), x.Note, x.ID); err != nil {
+			res, err := tx.ExecContext(ctx, `UPDATE recon_items SET status = $1, patient_id = $2, request_id = $3,
+				decided_by = $4, decided = $5, note = $6 WHERE id = $7 AND status = $8`,
+				x.Status, nullID(x.PatientID), nullID(x.RequestID), nullID(x.DecidedBy), micros(t), x.Note, x.ID, domain.ReconOpen)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n != 1 {
+				if x.ID == id {
+					return &store.ConflictError{Field: "status", Message: fmt.Sprintf("item %d was decided by someone else meanwhile", id)}
+				}
+				continue // a same-key item someone else decided meanwhile
+			}
+			if x.Status == domain.ReconAttached {
+				if err := attachResults(ctx, tx, x); err != nil {
+					return err
+				}
+			}
+			if err := enqueueDecision(ctx, tx, x); err != nil {
 				return err
 			}
 			if err := settleMessage(ctx, tx, x.MessageID); err != nil {
@@ -209,6 +229,28 @@ func checkAttach(ctx context.Context, s *Store, tx *txn, it *domain.ReconItem, d
 		r, err := s.getOrder(ctx, tx, []int64{it.OrganizationID}, d.RequestID)
 		if err != nil || r.PatientID != p.ID {
 			return &domain.FieldError{Field: "request", Message: "no such order of this patient"}
+		}
+	}
+	return nil
+}
+
+// enqueueDecision announces a decided item and, when it was attached, the
+// report and study that now have a patient.
+func enqueueDecision(ctx context.Context, tx *txn, it *domain.ReconItem) error {
+	if err := enqueueRecon(ctx, tx, it); err != nil {
+		return err
+	}
+	if it.Status != domain.ReconAttached {
+		return nil
+	}
+	if it.ReportID != 0 {
+		if err := enqueueStoredResult(ctx, tx, it.ReportID); err != nil {
+			return err
+		}
+	}
+	if it.StudyID != 0 {
+		if err := enqueueStudy(ctx, tx, it.StudyID, it.MessageID); err != nil {
+			return err
 		}
 	}
 	return nil

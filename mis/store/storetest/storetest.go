@@ -41,6 +41,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Audit", func(t *testing.T) { testAudit(t, open) })
 	t.Run("Searchers", func(t *testing.T) { testSearchers(t, open) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, open) })
+	t.Run("Ingest", func(t *testing.T) { testIngest(t, open) })
+	t.Run("Events", func(t *testing.T) { testEvents(t, open) })
 }
 
 type opener = func(t *testing.T) store.Store

@@ -1,5 +1,7 @@
 -- medgate schema, SQLite dialect. Times are UTC microseconds since the epoch,
--- dates are YYYY-MM-DD text; see mis/store/sqlstore.
+-- dates are YYYY-MM-DD text; see mis/store/sqlstore. Tables whose rows are
+-- deleted and made again (reprocessing replaces results) use AUTOINCREMENT,
+-- so an id once given out — a FHIR resource id — never names another record.
 
 CREATE TABLE organizations (
     id            INTEGER PRIMARY KEY,
@@ -118,7 +120,7 @@ CREATE TABLE specimens (
 CREATE INDEX specimens_request ON specimens (request_id);
 
 CREATE TABLE reports (
-    id           INTEGER PRIMARY KEY,
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
     org_id       INTEGER NOT NULL REFERENCES organizations (id),
     patient_id   INTEGER REFERENCES patients (id),
     request_id   INTEGER REFERENCES service_requests (id),
@@ -134,7 +136,7 @@ CREATE TABLE reports (
 CREATE INDEX reports_patient ON reports (patient_id, effective);
 
 CREATE TABLE observations (
-    id                INTEGER PRIMARY KEY,
+    id                INTEGER PRIMARY KEY AUTOINCREMENT,
     org_id            INTEGER NOT NULL REFERENCES organizations (id),
     patient_id        INTEGER REFERENCES patients (id),
     request_id        INTEGER REFERENCES service_requests (id),

@@ -64,7 +64,7 @@ CREATE TABLE code_maps (
 );
 
 CREATE TABLE recon_items (
-    id         INTEGER PRIMARY KEY,
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
     org_id     INTEGER REFERENCES organizations (id),
     message_id INTEGER NOT NULL REFERENCES messages (id),
     device_id  INTEGER REFERENCES devices (id),
