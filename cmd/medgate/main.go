@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -25,6 +26,7 @@ import (
 	"github.com/medgate/medgate/mis/bootstrap"
 	"github.com/medgate/medgate/mis/config"
 	"github.com/medgate/medgate/mis/domain"
+	"github.com/medgate/medgate/mis/events"
 	"github.com/medgate/medgate/mis/fhir"
 	"github.com/medgate/medgate/mis/ingest"
 	"github.com/medgate/medgate/mis/store"
@@ -150,6 +152,11 @@ func serve(ctx context.Context, cfg config.Config, getenv func(string) string, l
 	log.Info("medgate started", "database", dbKind(cfg), "http", ln.Addr().String())
 
 	g, gctx := errgroup.WithContext(ctx)
+	if cfg.MQTT.URL != "" {
+		publisher := &events.Publisher{Store: st, BrokerURL: cfg.MQTT.URL, ClientID: cfg.MQTT.ClientID,
+			TopicPrefix: cfg.MQTT.TopicPrefix, Username: cfg.MQTT.Username, Password: cfg.MQTT.Password, Logger: log}
+		g.Go(func() error { return publisher.Run(gctx) })
+	}
 	g.Go(func() error {
 		if err := httpServer.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http: %w", err)
@@ -182,6 +189,9 @@ func banner(w io.Writer, cfg config.Config, where string, first bootstrap.Result
 	fmt.Fprintf(&b, "medgate is running\n")
 	fmt.Fprintf(&b, "  database:  %s\n", where)
 	fmt.Fprintf(&b, "  web/API:   http://%s  (REST API /api/v1, FHIR R4 /fhir/r4, health /healthz)\n", httpAddr)
+	if cfg.MQTT.URL != "" {
+		fmt.Fprintf(&b, "  events:    MQTT %s, topics %s/<organization>/<kind>\n", redactURL(cfg.MQTT.URL), cfg.MQTT.TopicPrefix)
+	}
 	if first.Created {
 		fmt.Fprintf(&b, "  first start: created organization %q and user \"admin\"\n", first.Organization.Name)
 		if first.Password != "" {
@@ -192,4 +202,14 @@ func banner(w io.Writer, cfg config.Config, where string, first bootstrap.Result
 	}
 	fmt.Fprintf(&b, "Press Ctrl+C to stop.\n")
 	_, _ = io.WriteString(w, b.String())
+}
+
+// redactURL drops credentials from a URL before it is printed.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(invalid URL)"
+	}
+	u.User = nil
+	return u.String()
 }

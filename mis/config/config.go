@@ -32,6 +32,7 @@ type Config struct {
 	Limits       Limits       `yaml:"limits"`
 	Auth         Auth         `yaml:"auth"`
 	Log          Log          `yaml:"log"`
+	MQTT         MQTT         `yaml:"mqtt"`
 	// Devices are provisioned at start: the devices clinic IT keeps in the
 	// config file rather than registering through the API or UI.
 	Devices []DeviceSpec `yaml:"devices"`
@@ -97,6 +98,17 @@ type Auth struct {
 	LoginLockout     time.Duration `yaml:"login_lockout"`
 }
 
+// MQTT configures event publication to a broker (mis/events). Events are
+// queued in the database and published at least once; an empty URL keeps
+// them queued without publishing.
+type MQTT struct {
+	URL         string `yaml:"url"`          // tcp://host:1883, ssl://host:8883; empty: off
+	ClientID    string `yaml:"client_id"`    // unique per instance; default medgate-<host>-<pid>
+	TopicPrefix string `yaml:"topic_prefix"` // topics are <prefix>/<org>/<kind>
+	Username    string `yaml:"username"`
+	Password    string `yaml:"password"`
+}
+
 // Log configures the slog handler.
 type Log struct {
 	Level  string `yaml:"level"`  // debug, info, warn, error
@@ -127,7 +139,8 @@ func Default() Config {
 			LoginMaxFailures: 5,
 			LoginLockout:     15 * time.Minute,
 		},
-		Log: Log{Level: "info", Format: "text"},
+		Log:  Log{Level: "info", Format: "text"},
+		MQTT: MQTT{TopicPrefix: "medgate"},
 	}
 }
 

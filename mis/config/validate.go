@@ -46,6 +46,7 @@ func (c *Config) Validate() error {
 	v.positive("auth.login_lockout", c.Auth.LoginLockout)
 	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	v.oneOf("log.format", c.Log.Format, "text", "json")
+	v.mqtt()
 	v.devices()
 	return joinErrors(v.errs)
 }
@@ -351,4 +352,20 @@ func validOGRN(s string) bool {
 		mod = 13
 	}
 	return body%mod%10 == int64(s[len(s)-1]-'0')
+}
+
+func (v *validator) mqtt() {
+	m := v.c.MQTT
+	if m.URL != "" {
+		u, err := url.Parse(m.URL)
+		switch {
+		case err != nil || u.Host == "":
+			v.errorf("mqtt.url", "mqtt.url must be a broker URL such as tcp://127.0.0.1:1883")
+		case u.Scheme != "tcp" && u.Scheme != "ssl" && u.Scheme != "tls" && u.Scheme != "mqtt" && u.Scheme != "mqtts" && u.Scheme != "ws" && u.Scheme != "wss":
+			v.errorf("mqtt.url", "mqtt.url scheme must be tcp, ssl, tls, mqtt, mqtts, ws or wss, got %s", quote(u.Scheme))
+		}
+	}
+	if m.TopicPrefix == "" || strings.ContainsAny(m.TopicPrefix, "+#") {
+		v.errorf("mqtt.topic_prefix", "mqtt.topic_prefix must be a topic without the wildcards + and #, got %s", quote(m.TopicPrefix))
+	}
 }
