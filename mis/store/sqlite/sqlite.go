@@ -31,6 +31,8 @@ func Dialect() sqlstore.Dialect {
 		Name:              "sqlite",
 		Migrations:        sub,
 		IsUniqueViolation: isUniqueViolation,
+		QuestionMarks:     true,
+		GroupCommit:       true,
 		// The writer is the only connection and holds the write lock, so the
 		// ids above both the current maximum and the highest ever given
 		// (AUTOINCREMENT's sqlite_sequence) stay free until it commits.

@@ -41,7 +41,7 @@ func (s *Store) SaveMessage(ctx context.Context, m *domain.Message) (*domain.Mes
 	for attempt := 0; ; attempt++ {
 		var orig *domain.Message
 		given := *m
-		err := s.group.run(ctx, func(tx *txn) error {
+		err := s.ingestTx(ctx, func(tx *txn) error {
 			var err error
 			orig, err = s.saveMessage(ctx, tx, m)
 			return err
@@ -61,13 +61,16 @@ func (s *Store) SaveMessage(ctx context.Context, m *domain.Message) (*domain.Mes
 func (s *Store) saveMessage(ctx context.Context, tx *txn, m *domain.Message) (*domain.Message, error) {
 	var orig *domain.Message
 	if m.DeviceID != 0 {
-		row := tx.QueryRowContext(ctx, `SELECT `+messageColumns+` FROM messages WHERE device_id = $1 AND is_original = $2
-			AND (sha256 = $3 OR (msg_key = $4 AND msg_key <> '')) ORDER BY id LIMIT 1`, m.DeviceID, true, m.SHA256, m.Key)
-		o, err := scanMessage(row)
-		switch {
-		case err == nil:
-			orig = &o
-		case !errors.Is(err, sql.ErrNoRows):
+		// Two lookups, each served by its partial unique index; an OR of
+		// the two would scan every message of the device.
+		var err error
+		if m.Key != "" {
+			orig, err = findOriginal(ctx, tx, `device_id = $1 AND msg_key = $2 AND is_original AND msg_key <> ''`, m.DeviceID, m.Key)
+		}
+		if err == nil && orig == nil {
+			orig, err = findOriginal(ctx, tx, `device_id = $1 AND sha256 = $2 AND is_original`, m.DeviceID, m.SHA256)
+		}
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -111,6 +114,17 @@ func (s *Store) saveMessage(ctx context.Context, tx *txn, m *domain.Message) (*d
 		}
 	}
 	return orig, nil
+}
+
+func findOriginal(ctx context.Context, tx *txn, where string, args ...any) (*domain.Message, error) {
+	m, err := scanMessage(tx.QueryRowContext(ctx, `SELECT `+messageColumns+` FROM messages WHERE `+where, args...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &m, nil
 }
 
 func kindOf(protocol string) string {
@@ -211,7 +225,7 @@ func (s *Store) ReceivedMessages(ctx context.Context, limit int) ([]int64, error
 // ApplyIngest replaces what a message produced and sets its status, through
 // group commit.
 func (s *Store) ApplyIngest(ctx context.Context, messageID int64, r *store.IngestResult) error {
-	return s.group.run(ctx, func(tx *txn) error { return applyIngest(ctx, tx, messageID, r) })
+	return s.ingestTx(ctx, func(tx *txn) error { return applyIngest(ctx, tx, messageID, r) })
 }
 
 func applyIngest(ctx context.Context, tx *txn, messageID int64, r *store.IngestResult) error {

@@ -65,7 +65,10 @@ func TestObservationArgsWidth(t *testing.T) {
 	if n := len(ObservationArgs(&domain.Observation{})); n != observationFields {
 		t.Fatalf("ObservationArgs returns %d values, observationFields says %d", n, observationFields)
 	}
-	if got := strings.Count(multiInsertSQL(3), "$"); got != 3*(observationFields+1) {
+	if got := strings.Count(multiInsertSQL(3, false), "$"); got != 3*(observationFields+1) {
 		t.Fatalf("multiInsertSQL(3) has %d parameters", got)
+	}
+	if got := strings.Count(multiInsertSQL(3, true), "?"); got != 3*(observationFields+1) {
+		t.Fatalf("multiInsertSQL(3, ?) has %d parameters", got)
 	}
 }

@@ -108,7 +108,7 @@ func insertObservations(ctx context.Context, tx *txn, obs []domain.Observation) 
 			args = append(args, chunk[j].ID)
 			args = append(args, ObservationArgs(&chunk[j])...)
 		}
-		if _, err := tx.ExecContext(ctx, multiInsertSQL(len(chunk)), args...); err != nil {
+		if _, err := tx.ExecContext(ctx, multiInsertSQL(len(chunk), tx.d.QuestionMarks), args...); err != nil {
 			return fmt.Errorf("observations %d-%d: %w", start, start+len(chunk)-1, err)
 		}
 	}
@@ -118,14 +118,20 @@ func insertObservations(ctx context.Context, tx *txn, obs []domain.Observation) 
 // observationFields is the number of values ObservationArgs returns.
 const observationFields = 28
 
-var multiInsert = map[int]string{}
+type multiKey struct {
+	n  int
+	qm bool
+}
+
+var multiInsert = map[multiKey]string{}
 var multiInsertMu sync.Mutex
 
-// multiInsertSQL is "INSERT INTO observations (id, …) VALUES (…), (…)" for n rows.
-func multiInsertSQL(n int) string {
+// multiInsertSQL is "INSERT INTO observations (id, …) VALUES (…), (…)" for
+// n rows, with $N placeholders or, qm, with ? ones.
+func multiInsertSQL(n int, qm bool) string {
 	multiInsertMu.Lock()
 	defer multiInsertMu.Unlock()
-	if q, ok := multiInsert[n]; ok {
+	if q, ok := multiInsert[multiKey{n, qm}]; ok {
 		return q
 	}
 	cols := InsertObservationSQL[strings.Index(InsertObservationSQL, "(")+1 : strings.Index(InsertObservationSQL, ")")]
@@ -141,13 +147,18 @@ func multiInsertSQL(n int) string {
 			if c > 0 {
 				b.WriteString(", ")
 			}
-			b.WriteString("$" + strconv.Itoa(p))
+			if qm {
+				b.WriteByte('?')
+			} else {
+				b.WriteString("$" + strconv.Itoa(p))
+			}
 			p++
 		}
 		b.WriteByte(')')
 	}
-	multiInsert[n] = b.String()
-	return multiInsert[n]
+	q := b.String()
+	multiInsert[multiKey{n, qm}] = q
+	return q
 }
 
 // Value kinds as stored in observations.value_type.

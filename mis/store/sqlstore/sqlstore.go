@@ -35,6 +35,15 @@ type Dialect struct {
 	// NextIDs, if set, is a query taking ($1 = n) that returns n unused ids
 	// for observations, so a report's rows go in with one statement.
 	NextIDs string
+	// GroupCommit runs the ingest path's transactions through one committer
+	// (see group.go): right for SQLite's single writer; PostgreSQL commits
+	// concurrent transactions itself, and one goroutine would serialize
+	// their network round trips.
+	GroupCommit bool
+	// QuestionMarks: bind the many-row statements with ? rather than $N.
+	// modernc's SQLite driver looks each $N up by name, which is quadratic
+	// in the number of parameters.
+	QuestionMarks bool
 }
 
 // Store is the shared implementation of store.Store.
@@ -60,7 +69,9 @@ func New(ctx context.Context, w, r *sql.DB, d Dialect) (*Store, error) {
 	if r == w {
 		s.r.c = s.wc
 	}
-	s.group = newCommitter(w, s.wc, &s.d)
+	if d.GroupCommit {
+		s.group = newCommitter(w, s.wc, &s.d)
+	}
 	return s, nil
 }
 
@@ -96,6 +107,15 @@ func (s *Store) DB() *sql.DB { return s.w }
 
 // Dialect returns the dialect's name.
 func (s *Store) Dialect() string { return s.d.Name }
+
+// ingestTx runs fn for the ingest path: in the next commit group where the
+// dialect groups commits, else in a transaction of its own.
+func (s *Store) ingestTx(ctx context.Context, fn func(tx *txn) error) error {
+	if s.group != nil {
+		return s.group.run(ctx, fn)
+	}
+	return s.inTx(ctx, fn)
+}
 
 // inTx runs fn in a write transaction, committing if it returns nil.
 func (s *Store) inTx(ctx context.Context, fn func(tx *txn) error) error {

@@ -15,7 +15,9 @@ CREATE INDEX devices_sender ON devices (sender) WHERE sender <> '';
 -- One row per inbound message. is_original marks the first copy of a
 -- message; resends (same device and key, or same bytes) are rows of their
 -- own that point at it, so the partial unique indexes below decide
--- "first or resend" atomically under concurrency.
+-- "first or resend" atomically under concurrency. Their WHERE clauses are
+-- repeated word for word by the duplicate lookups, so that both databases
+-- can prove the partial index applies.
 CREATE TABLE messages (
     id               INTEGER PRIMARY KEY,
     org_id           INTEGER REFERENCES organizations (id),
@@ -40,8 +42,8 @@ CREATE TABLE messages (
     attempts         INTEGER NOT NULL DEFAULT 0,
     updated          INTEGER NOT NULL
 );
-CREATE UNIQUE INDEX messages_device_key ON messages (device_id, msg_key) WHERE is_original = 1 AND msg_key <> '';
-CREATE UNIQUE INDEX messages_device_sha ON messages (device_id, sha256) WHERE is_original = 1;
+CREATE UNIQUE INDEX messages_device_key ON messages (device_id, msg_key) WHERE is_original AND msg_key <> '';
+CREATE UNIQUE INDEX messages_device_sha ON messages (device_id, sha256) WHERE is_original;
 CREATE INDEX messages_status ON messages (status, id);
 CREATE INDEX messages_org ON messages (org_id, id);
 
