@@ -225,36 +225,21 @@ func writeAudit(ctx context.Context, tx *txn, ev *domain.AuditEvent, resType str
 // ListAudit lists audit events newest first.
 func (s *Store) ListAudit(ctx context.Context, q store.AuditQuery) ([]domain.AuditEvent, string, error) {
 	limit := pageLimit(q.Limit)
-	var where []string
-	var args []any
+	var f filter
 	if len(q.Orgs) > 0 {
-		var in string
-		in, args = inList(args, q.Orgs)
-		where = append(where, "org_id IN ("+in+")")
+		f.in("org_id", q.Orgs)
 	}
 	if q.PatientID != 0 {
-		args = append(args, q.PatientID)
-		where = append(where, "patient_id = $"+strconv.Itoa(len(args)))
+		f.where("patient_id = " + f.arg(q.PatientID))
 	}
 	if q.UserID != 0 {
-		args = append(args, q.UserID)
-		where = append(where, "user_id = $"+strconv.Itoa(len(args)))
+		f.where("user_id = " + f.arg(q.UserID))
 	}
-	if q.Cursor != "" {
-		id, err := decodeIDCursor(q.Cursor)
-		if err != nil {
-			return nil, "", err
-		}
-		args = append(args, id)
-		where = append(where, "id < $"+strconv.Itoa(len(args)))
+	if err := f.afterID(q.Cursor, true); err != nil {
+		return nil, "", err
 	}
-	sqlText := `SELECT id, time, user_id, login, action, event, org_id, patient_id, resource_type, resource_id, address, outcome, detail FROM audit_events`
-	if len(where) > 0 {
-		sqlText += " WHERE " + strings.Join(where, " AND ")
-	}
-	args = append(args, limit+1)
-	sqlText += " ORDER BY id DESC LIMIT $" + strconv.Itoa(len(args))
-	rows, err := s.r.QueryContext(ctx, sqlText, args...)
+	rows, err := s.r.QueryContext(ctx, `SELECT id, time, user_id, login, action, event, org_id, patient_id, resource_type,
+		resource_id, address, outcome, detail FROM audit_events`+f.sql()+` ORDER BY id DESC LIMIT `+f.arg(limit+1), f.args...)
 	if err != nil {
 		return nil, "", err
 	}
@@ -274,11 +259,7 @@ func (s *Store) ListAudit(ctx context.Context, q store.AuditQuery) ([]domain.Aud
 	if err := rows.Err(); err != nil {
 		return nil, "", err
 	}
-	next := ""
-	if len(list) > limit {
-		list = list[:limit]
-		next = encodeIDCursor(list[limit-1].ID)
-	}
+	list, next := trimPage(list, limit, func(ev domain.AuditEvent) int64 { return ev.ID })
 	return list, next, nil
 }
 

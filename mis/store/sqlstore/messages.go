@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 
 	"github.com/medgate/medgate/mis/domain"
 	"github.com/medgate/medgate/mis/store"
@@ -160,30 +158,22 @@ func (s *Store) ListMessages(ctx context.Context, q store.MessageQuery) ([]domai
 		return nil, "", nil
 	}
 	limit := pageLimit(q.Limit)
-	in, args := inList(nil, q.Orgs)
-	where := []string{"org_id IN (" + in + ")"}
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
+	var f filter
+	f.in("org_id", q.Orgs)
 	if q.DeviceID != 0 {
-		where = append(where, "device_id = "+arg(q.DeviceID))
+		f.where("device_id = " + f.arg(q.DeviceID))
 	}
 	if q.Status != "" {
-		where = append(where, "status = "+arg(q.Status))
+		f.where("status = " + f.arg(q.Status))
 	}
 	if q.Protocol != "" {
-		where = append(where, "protocol = "+arg(q.Protocol))
+		f.where("protocol = " + f.arg(q.Protocol))
 	}
-	if q.Cursor != "" {
-		id, err := decodeIDCursor(q.Cursor)
-		if err != nil {
-			return nil, "", err
-		}
-		where = append(where, "id < "+arg(id))
+	if err := f.afterID(q.Cursor, true); err != nil {
+		return nil, "", err
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT `+messageColumns+` FROM messages WHERE `+strings.Join(where, " AND ")+
-		` ORDER BY id DESC LIMIT `+arg(limit+1), args...)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+messageColumns+` FROM messages`+f.sql()+
+		` ORDER BY id DESC LIMIT `+f.arg(limit+1), f.args...)
 	if err != nil {
 		return nil, "", err
 	}
@@ -196,11 +186,7 @@ func (s *Store) ListMessages(ctx context.Context, q store.MessageQuery) ([]domai
 		}
 		list = append(list, m)
 	}
-	next := ""
-	if len(list) > limit {
-		list = list[:limit]
-		next = encodeIDCursor(list[limit-1].ID)
-	}
+	list, next := trimPage(list, limit, func(m domain.Message) int64 { return m.ID })
 	return list, next, rows.Err()
 }
 

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/medgate/medgate/mis/domain"
 	"github.com/medgate/medgate/mis/store"
@@ -223,30 +222,22 @@ func (s *Store) ListServiceRequests(ctx context.Context, q store.OrderQuery) ([]
 		return nil, "", nil
 	}
 	limit := pageLimit(q.Limit)
-	in, args := inList(nil, q.Orgs)
-	where := []string{"org_id IN (" + in + ")"}
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
+	var f filter
+	f.in("org_id", q.Orgs)
 	if q.PatientID != 0 {
-		where = append(where, "patient_id = "+arg(q.PatientID))
+		f.where("patient_id = " + f.arg(q.PatientID))
 	}
 	if q.Status != "" {
-		where = append(where, "status = "+arg(string(q.Status)))
+		f.where("status = " + f.arg(string(q.Status)))
 	}
 	if q.Category != "" {
-		where = append(where, "category = "+arg(string(q.Category)))
+		f.where("category = " + f.arg(string(q.Category)))
 	}
-	if q.Cursor != "" {
-		id, err := decodeIDCursor(q.Cursor)
-		if err != nil {
-			return nil, "", err
-		}
-		where = append(where, "id < "+arg(id))
+	if err := f.afterID(q.Cursor, true); err != nil {
+		return nil, "", err
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT `+orderColumns+` FROM service_requests WHERE `+strings.Join(where, " AND ")+
-		` ORDER BY id DESC LIMIT `+arg(limit+1), args...)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+orderColumns+` FROM service_requests`+f.sql()+
+		` ORDER BY id DESC LIMIT `+f.arg(limit+1), f.args...)
 	if err != nil {
 		return nil, "", err
 	}
@@ -263,11 +254,7 @@ func (s *Store) ListServiceRequests(ctx context.Context, q store.OrderQuery) ([]
 		return nil, "", err
 	}
 	rows.Close()
-	next := ""
-	if len(list) > limit {
-		list = list[:limit]
-		next = encodeIDCursor(list[limit-1].ID)
-	}
+	list, next := trimPage(list, limit, func(r domain.ServiceRequest) int64 { return r.ID })
 	return list, next, loadSpecimens(ctx, s.r, list)
 }
 

@@ -203,37 +203,32 @@ func (s *Store) SearchPatients(ctx context.Context, q store.PatientQuery) ([]dom
 		return nil, "", nil
 	}
 	limit := pageLimit(q.Limit)
-	in, args := inList(nil, q.Orgs)
-	where := []string{"org_id IN (" + in + ")"}
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
+	var f filter
+	f.in("org_id", q.Orgs)
+	orgsIn := f.conds[0] // reused by the identifier subqueries
 	if name := domain.FoldName(q.Name); name != "" {
 		// A range on the folded key uses the (org_id, name_key) index in both
 		// dialects, where LIKE would need per-dialect collation tricks.
-		where = append(where, "name_key >= "+arg(name)+" AND name_key < "+arg(prefixEnd(name)))
+		f.where("name_key >= " + f.arg(name) + " AND name_key < " + f.arg(prefixEnd(name)))
 	}
 	if q.BirthDate != "" {
-		where = append(where, "birth_date = "+arg(q.BirthDate))
+		f.where("birth_date = " + f.arg(q.BirthDate))
 	}
-	if q.SNILS != "" {
-		where = append(where, "id IN (SELECT patient_id FROM patient_identifiers WHERE org_id IN ("+in+") AND system = "+
-			arg(domain.SystemSNILS)+" AND value = "+arg(q.SNILS)+")")
-	}
-	if q.Identifier != nil {
-		where = append(where, "id IN (SELECT patient_id FROM patient_identifiers WHERE org_id IN ("+in+") AND system = "+
-			arg(q.Identifier.System)+" AND value = "+arg(q.Identifier.Value)+")")
+	for _, id := range []*domain.Identifier{snilsOf(q.SNILS), q.Identifier} {
+		if id != nil {
+			f.where("id IN (SELECT patient_id FROM patient_identifiers WHERE " + orgsIn + " AND system = " +
+				f.arg(id.System) + " AND value = " + f.arg(id.Value) + ")")
+		}
 	}
 	if q.Cursor != "" {
 		key, id, err := decodeKeyCursor(q.Cursor)
 		if err != nil {
 			return nil, "", err
 		}
-		where = append(where, "(name_key, id) > ("+arg(key)+", "+arg(id)+")")
+		f.where("(name_key, id) > (" + f.arg(key) + ", " + f.arg(id) + ")")
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT `+patientColumns+`, name_key FROM patients WHERE `+
-		strings.Join(where, " AND ")+` ORDER BY name_key, id LIMIT `+arg(limit+1), args...)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+patientColumns+`, name_key FROM patients`+f.sql()+
+		` ORDER BY name_key, id LIMIT `+f.arg(limit+1), f.args...)
 	if err != nil {
 		return nil, "", err
 	}
@@ -261,6 +256,13 @@ func (s *Store) SearchPatients(ctx context.Context, q store.PatientQuery) ([]dom
 		next = encodeKeyCursor(keys[limit-1], list[limit-1].ID)
 	}
 	return list, next, loadIdentifiers(ctx, s.r, list)
+}
+
+func snilsOf(snils string) *domain.Identifier {
+	if snils == "" {
+		return nil
+	}
+	return &domain.Identifier{System: domain.SystemSNILS, Value: snils}
 }
 
 // prefixEnd is the least string greater than every string starting with p:

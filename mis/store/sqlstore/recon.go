@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strconv"
-	"strings"
 
 	"github.com/medgate/medgate/mis/domain"
 	"github.com/medgate/medgate/mis/store"
@@ -58,37 +56,29 @@ func (s *Store) ListRecon(ctx context.Context, q store.ReconQuery) ([]domain.Rec
 		return nil, "", nil
 	}
 	limit := pageLimit(q.Limit)
-	in, args := inList(nil, q.Orgs)
-	where := []string{"org_id IN (" + in + ")"}
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
+	var f filter
+	f.in("org_id", q.Orgs)
 	if q.MessageID != 0 {
-		where = append(where, "message_id = "+arg(q.MessageID))
+		f.where("message_id = " + f.arg(q.MessageID))
 	}
 	switch q.Status {
 	case "":
-		where = append(where, "status = "+arg(domain.ReconOpen))
+		f.where("status = " + f.arg(domain.ReconOpen))
 	case "all":
 	default:
-		where = append(where, "status = "+arg(q.Status))
+		f.where("status = " + f.arg(q.Status))
 	}
 	if q.Reason != "" {
-		where = append(where, "reason = "+arg(q.Reason))
+		f.where("reason = " + f.arg(q.Reason))
 	}
 	if q.Kind != "" {
-		where = append(where, "kind = "+arg(q.Kind))
+		f.where("kind = " + f.arg(q.Kind))
 	}
-	if q.Cursor != "" {
-		id, err := decodeIDCursor(q.Cursor)
-		if err != nil {
-			return nil, "", err
-		}
-		where = append(where, "id > "+arg(id))
+	if err := f.afterID(q.Cursor, false); err != nil {
+		return nil, "", err
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT `+reconColumns+` FROM recon_items WHERE `+strings.Join(where, " AND ")+
-		` ORDER BY id LIMIT `+arg(limit+1), args...)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+reconColumns+` FROM recon_items`+f.sql()+
+		` ORDER BY id LIMIT `+f.arg(limit+1), f.args...)
 	if err != nil {
 		return nil, "", err
 	}
@@ -101,11 +91,7 @@ func (s *Store) ListRecon(ctx context.Context, q store.ReconQuery) ([]domain.Rec
 		}
 		list = append(list, it)
 	}
-	next := ""
-	if len(list) > limit {
-		list = list[:limit]
-		next = encodeIDCursor(list[limit-1].ID)
-	}
+	list, next := trimPage(list, limit, func(it domain.ReconItem) int64 { return it.ID })
 	return list, next, rows.Err()
 }
 
