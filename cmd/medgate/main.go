@@ -17,6 +17,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -113,10 +114,12 @@ func serve(ctx context.Context, cfg config.Config, getenv func(string) string, l
 		log.Info("devices provisioned from the config file", "created", created, "updated", updated)
 	}
 
-	// The ingest pipeline every device listener hands its messages to. The
-	// protocol processors arrive with their listeners; until then stored
-	// messages can be listed, read and reconciled.
-	pipeline := &ingest.Pipeline{Store: st, Processors: map[listeners.Protocol]ingest.Processor{},
+	// The ingest pipeline every device listener hands its messages to.
+	// Devices send clinic-local timestamps without an offset: read them in
+	// the machine's zone.
+	pipeline := &ingest.Pipeline{Store: st, Processors: map[listeners.Protocol]ingest.Processor{
+		listeners.HL7: ingest.HL7{Location: time.Local},
+	},
 		DefaultOrg: first.Organization.ID, Logger: log}
 	if n, err := pipeline.Recover(ctx); err != nil {
 		return fmt.Errorf("recover stored messages: %w", err)

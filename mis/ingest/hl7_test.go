@@ -1,0 +1,118 @@
+package ingest_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/medgate/medgate/listeners"
+	"github.com/medgate/medgate/mis/domain"
+	"github.com/medgate/medgate/mis/ingest"
+	"github.com/medgate/medgate/parsers/hl7"
+)
+
+func (w *world) hl7Device(t *testing.T) {
+	t.Helper()
+	dev := &domain.Device{OrganizationID: w.org, Name: "bc-5380", Protocol: domain.ProtocolHL7, SendingApplication: "BC-5380",
+		Encoding: "windows-1251", CodeMap: "xn", SendsResults: true, Active: true}
+	if err := w.st.CreateDevice(w.ctx, dev, nil); err != nil {
+		t.Fatal(err)
+	}
+	w.p.Processors[listeners.HL7] = ingest.HL7{}
+}
+
+func hl7Env(raw []byte, key string) *listeners.Envelope {
+	return &listeners.Envelope{Protocol: listeners.HL7, Listener: "mllp", Peer: "127.0.0.1:40000", SendingApplication: "BC-5380",
+		SendingFacility: "LAB", Key: key, Type: "ORU^R01", Raw: raw, Received: time.Now()}
+}
+
+// An analyzer's ORU^R01 in Windows-1251 (MSH-18 empty, the device's
+// configured charset) attaches to the order its sample ID names.
+func TestHL7ResultsAttach(t *testing.T) {
+	each(t, func(t *testing.T, w *world) {
+		w.hl7Device(t)
+		oru := hl7.BuildORU(hl7.ORU{
+			Header: hl7.Header{SendingApplication: hl7.HD{NamespaceID: "BC-5380"}, SendingFacility: hl7.HD{NamespaceID: "LAB"},
+				Time: time.Date(2026, 11, 20, 9, 30, 0, 0, time.UTC), ControlID: "MSG0001", Encoding: "windows-1251"},
+			Patient: hl7.Patient{Names: []hl7.XPN{{Family: "Иванов", Given: "Пётр", Middle: "Сергеевич"}}, Sex: "M",
+				BirthDate: time.Date(1980, 1, 2, 0, 0, 0, 0, time.UTC)},
+			Reports: []hl7.Report{{FillerOrderNumber: hl7.EI{ID: w.order.Specimens[0].Barcode}, Service: hl7.CWE{Code: "CBC", Text: "Общий анализ крови"},
+				ObservationTime: time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC),
+				Results: []hl7.Result{
+					{Type: "NM", ID: hl7.CWE{Code: "HGB", Text: "Гемоглобин"}, Value: "125", Units: hl7.CWE{Code: "g/L"}, Range: "130-170", Flags: []string{"L"}},
+					{Type: "NM", ID: hl7.CWE{Code: "HGB2"}, Value: "***.**"},
+				}}},
+		})
+		raw, err := oru.EncodeCharset("windows-1251")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.p.Handle(w.ctx, hl7Env(raw, "MSG0001")); err != nil {
+			t.Fatal(err)
+		}
+		c := w.chart(t)
+		if len(c.Observations) != 1 {
+			t.Fatalf("%d observations attached, want 1 (HGB2 is unmapped)", len(c.Observations))
+		}
+		o := c.Observations[0]
+		if o.Code.Code != "718-7" || o.Interpretation != "L" || o.ValueQuantity == nil || o.ValueQuantity.Value != 125 ||
+			o.RequestID != w.order.ID || !o.Effective.Equal(time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)) {
+			t.Errorf("observation %+v %+v", o, o.ValueQuantity)
+		}
+		items := w.open(t)
+		if len(items) != 1 || items[0].Reason != domain.ReasonUnmappedCode {
+			t.Fatalf("queue %+v", items)
+		}
+	})
+}
+
+func TestHL7BadInput(t *testing.T) {
+	each(t, func(t *testing.T, w *world) {
+		w.hl7Device(t)
+		var inv *listeners.InvalidError
+		err := w.p.Handle(w.ctx, hl7Env([]byte("MSH|^~\\&|BC-5380|LAB|||20261120||ORU^R01|X1|P|2.3.1\rOBR|1\rOBX|1|NM\r"), "X1"))
+		if !errors.As(err, &inv) {
+			t.Fatalf("OBX without a code: %v", err)
+		}
+		err = w.p.Handle(w.ctx, hl7Env([]byte("MSH|^~\\&|BC-5380|LAB|||20261120||ADT^A01|X2|P|2.3.1\rPID|1||1\r"), "X2"))
+		if !errors.As(err, &inv) || !inv.Unsupported {
+			t.Fatalf("ADT on a results interface: %v", err)
+		}
+		err = w.p.Handle(w.ctx, hl7Env([]byte("MSH|^~\\&|BC-5380|LAB|||20261120||ORU^R01|X3|P|2.3.1|||||||UNICODE UTF-8\rPID|1||1||\xff\xfe\r"), "X3"))
+		if !errors.As(err, &inv) {
+			t.Fatalf("invalid UTF-8 declared UTF-8: %v", err)
+		}
+		for _, m := range w.messages(t) {
+			if m.Status != domain.MessageError || m.Reason == "" {
+				t.Errorf("message %d: %s %q", m.ID, m.Status, m.Reason)
+			}
+		}
+		if c := w.chart(t); len(c.Observations) != 0 {
+			t.Fatal("bad input attached results")
+		}
+	})
+}
+
+// Real analyzer messages from the shared corpus go through without error:
+// stored, and queued since no order here carries their sample IDs.
+func TestHL7Corpus(t *testing.T) {
+	each(t, func(t *testing.T, w *world) {
+		w.hl7Device(t)
+		for _, name := range []string{"01_mindray_bc5380_oru_r01_v231_cbc_histogram_ed", "19_mirth_oru_r01_v24_cmp_panel"} {
+			raw, err := os.ReadFile(filepath.Join("..", "..", "testdata", "hl7", name, "input.hl7"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := w.p.Handle(w.ctx, hl7Env(raw, name)); err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+		}
+		for _, m := range w.messages(t) {
+			if m.Status != domain.MessageQueued {
+				t.Errorf("message %d (%s): %s %q", m.ID, m.Key, m.Status, m.Reason)
+			}
+		}
+	})
+}
