@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/medgate/medgate/listeners"
+	"github.com/medgate/medgate/listeners/mllp"
 	"github.com/medgate/medgate/mis/api"
 	"github.com/medgate/medgate/mis/auth"
 	"github.com/medgate/medgate/mis/bootstrap"
@@ -151,7 +153,20 @@ func serve(ctx context.Context, cfg config.Config, getenv func(string) string, l
 		return fmt.Errorf("http: %w", err)
 	}
 
-	banner(stdout, cfg, where, first, ln.Addr().String())
+	// Device listeners open only now, after Recover: nothing new arrives
+	// while messages from the last run are still being processed.
+	var mllpServer *mllp.Server
+	var mllpLn net.Listener
+	if cfg.MLLP.Enabled {
+		mllpLn, err = net.Listen("tcp", net.JoinHostPort(cfg.Bind, strconv.Itoa(cfg.MLLP.Port)))
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("mllp: %w", err)
+		}
+		mllpServer = &mllp.Server{Handler: pipeline, Logger: log, Name: "mllp " + mllpLn.Addr().String()}
+	}
+
+	banner(stdout, cfg, where, first, ln.Addr().String(), mllpLn)
 	log.Info("medgate started", "database", dbKind(cfg), "http", ln.Addr().String())
 
 	g, gctx := errgroup.WithContext(ctx)
@@ -166,16 +181,35 @@ func serve(ctx context.Context, cfg config.Config, getenv func(string) string, l
 		}
 		return nil
 	})
+	if mllpServer != nil {
+		g.Go(func() error {
+			// Not gctx: cancelling Serve's context drops connections, while
+			// Shutdown below lets in-flight messages be stored and acked.
+			if err := mllpServer.Serve(context.WithoutCancel(gctx), mllpLn); !errors.Is(err, mllp.ErrServerClosed) {
+				return fmt.Errorf("mllp: %w", err)
+			}
+			return nil
+		})
+	}
 	g.Go(func() error {
 		<-gctx.Done()
 		log.Info("shutting down: finishing in-flight requests", "timeout", cfg.HTTP.ShutdownTimeout)
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.HTTP.ShutdownTimeout)
 		defer cancel()
-		return httpServer.Shutdown(sctx)
+		var errs []error
+		if mllpServer != nil {
+			// In-flight messages are stored and acknowledged before the
+			// database closes.
+			errs = append(errs, mllpServer.Shutdown(sctx))
+		}
+		errs = append(errs, httpServer.Shutdown(sctx))
+		return errors.Join(errs...)
 	})
-	err = g.Wait()
+	if err := g.Wait(); err != nil {
+		return err
+	}
 	log.Info("medgate stopped cleanly")
-	return err
+	return nil
 }
 
 func dbKind(cfg config.Config) string {
@@ -187,11 +221,14 @@ func dbKind(cfg config.Config) string {
 
 // banner tells the operator where everything is. The generated admin
 // password is printed here once, on the console, never to the log.
-func banner(w io.Writer, cfg config.Config, where string, first bootstrap.Result, httpAddr string) {
+func banner(w io.Writer, cfg config.Config, where string, first bootstrap.Result, httpAddr string, mllpLn net.Listener) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "medgate is running\n")
 	fmt.Fprintf(&b, "  database:  %s\n", where)
 	fmt.Fprintf(&b, "  web/API:   http://%s  (REST API /api/v1, FHIR R4 /fhir/r4, health /healthz)\n", httpAddr)
+	if mllpLn != nil {
+		fmt.Fprintf(&b, "  HL7 MLLP:  %s\n", mllpLn.Addr())
+	}
 	if cfg.MQTT.URL != "" {
 		fmt.Fprintf(&b, "  events:    MQTT %s, topics %s/<organization>/<kind>\n", redactURL(cfg.MQTT.URL), cfg.MQTT.TopicPrefix)
 	}

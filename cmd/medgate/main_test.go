@@ -18,7 +18,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/medgate/medgate/listeners/mllp"
 	"github.com/medgate/medgate/mis/store/postgres/pgtest"
+	"github.com/medgate/medgate/parsers/hl7"
 )
 
 // These tests build and run the real binary, as an operator would.
@@ -43,17 +45,21 @@ func TestMain(m *testing.M) {
 type proc struct {
 	cmd    *exec.Cmd
 	addr   string
+	mllp   string
 	banner string
 	stderr *bytes.Buffer
 	done   chan error
 }
 
-var addrRE = regexp.MustCompile(`web/API:\s+http://(\S+)`)
+var (
+	addrRE = regexp.MustCompile(`web/API:\s+http://(\S+)`)
+	mllpRE = regexp.MustCompile(`HL7 MLLP:\s+(\S+)`)
+)
 
 // start runs medgate in dir and waits for its banner.
 func start(t *testing.T, dir string, env []string, args ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(binary, append([]string{"-http", "127.0.0.1:0"}, args...)...)
+	cmd := exec.Command(binary, append([]string{"-http", "127.0.0.1:0", "-mllp-port", "0"}, args...)...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
 	stdout, err := cmd.StdoutPipe()
@@ -85,6 +91,9 @@ func start(t *testing.T, dir string, env []string, args ...string) *proc {
 			banner.WriteString(line + "\n")
 			if m := addrRE.FindStringSubmatch(line); m != nil {
 				p.addr = m[1]
+			}
+			if m := mllpRE.FindStringSubmatch(line); m != nil {
+				p.mllp = m[1]
 			}
 		case <-deadline:
 			t.Fatalf("no banner in 30s:\n%s\nstderr:\n%s", banner.String(), p.stderr)
@@ -294,5 +303,92 @@ func TestDevicesFromConfig(t *testing.T) {
 			t.Fatalf("start %d: devices %d %v", run, code, out)
 		}
 		p.stop(t)
+	}
+}
+
+// The lab flow end to end through the binary: a registrar's order gives a
+// barcode; the analyzer sends its ORU^R01 over MLLP; medgate answers AA
+// (MSA-2 = the control ID) once the result is stored, and the doctor's
+// chart shows it. An unregistered analyzer gets AR and nothing is stored.
+func TestHL7OverMLLP(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "medgate.yaml")
+	doc := "devices:\n  - name: bc-5380\n    protocol: hl7\n    sending_application: BC-5380\n    encoding: windows-1251\n    code_map: cbc\n"
+	if err := os.WriteFile(cfg, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := start(t, dir, []string{"MEDGATE_ADMIN_PASSWORD=correct-horse-42"}, "-config", cfg)
+	defer p.stop(t)
+	token := login(t, p, "correct-horse-42")
+	base := "http://" + p.addr + "/api/v1"
+	if code, out := call(t, "PUT", base+"/codemaps/cbc", token, map[string]any{"entries": []map[string]any{
+		{"deviceCode": "HGB", "system": "http://loinc.org", "code": "718-7", "display": "Гемоглобин", "unit": "g/L"}}}); code != 200 {
+		t.Fatalf("code map: %d %v", code, out)
+	}
+	code, pat := call(t, "POST", base+"/patients", token, map[string]any{"family": "Иванов", "given": "Пётр", "birthDate": "1980-01-02", "gender": "male"})
+	if code != 201 {
+		t.Fatalf("patient: %d %v", code, pat)
+	}
+	code, order := call(t, "POST", base+"/orders", token, map[string]any{"patient": pat["id"], "category": "lab", "code": []map[string]string{{"code": "CBC"}}})
+	if code != 201 {
+		t.Fatalf("order: %d %v", code, order)
+	}
+	barcode := order["specimen"].([]any)[0].(map[string]any)["barcode"].(string)
+
+	send := func(app, control string) *hl7.Message {
+		t.Helper()
+		oru := hl7.BuildORU(hl7.ORU{
+			Header:  hl7.Header{SendingApplication: hl7.HD{NamespaceID: app}, ControlID: control, Encoding: "windows-1251", Time: time.Now()},
+			Patient: hl7.Patient{Names: []hl7.XPN{{Family: "Иванов", Given: "Пётр"}}},
+			Reports: []hl7.Report{{FillerOrderNumber: hl7.EI{ID: barcode}, Service: hl7.CWE{Code: "CBC"},
+				Results: []hl7.Result{{Type: "NM", ID: hl7.CWE{Code: "HGB", Text: "Гемоглобин"}, Value: "141", Units: hl7.CWE{Code: "g/L"}}}}},
+		})
+		raw, err := oru.EncodeCharset("windows-1251")
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn, err := net.Dial("tcp", p.mllp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		conn.SetDeadline(time.Now().Add(20 * time.Second))
+		if err := mllp.NewWriter(conn).WriteMessage(raw); err != nil {
+			t.Fatal(err)
+		}
+		frame, err := mllp.NewReader(conn).ReadMessage()
+		if err != nil {
+			t.Fatalf("no ACK: %v", err)
+		}
+		ack, err := hl7.Parse(frame, hl7.Options{})
+		if err != nil {
+			t.Fatalf("ACK does not parse: %v", err)
+		}
+		return ack
+	}
+	msa := func(ack *hl7.Message) (string, string) {
+		s := ack.Segment("MSA")
+		if s == nil {
+			t.Fatal("ACK without MSA")
+		}
+		return s.Field(1).String(), s.Field(2).String()
+	}
+	if code, id := msa(send("BC-5380", "CTRL-0001")); code != "AA" || id != "CTRL-0001" {
+		t.Fatalf("ACK %s for %s, want AA for CTRL-0001", code, id)
+	}
+	if code, _ := msa(send("UNKNOWN-ANALYZER", "CTRL-0002")); code != "AR" {
+		t.Fatalf("unregistered analyzer got %s, want AR", code)
+	}
+	code, chart := call(t, "GET", base+"/patients/"+fmt.Sprint(pat["id"])+"/chart", token, nil)
+	obs, _ := chart["observations"].([]any)
+	if code != 200 || len(obs) != 1 {
+		t.Fatalf("chart: %d, %d observations", code, len(obs))
+	}
+	if o := obs[0].(map[string]any); o["code"].(map[string]any)["code"] != "718-7" || o["valueQuantity"].(map[string]any)["value"] != 141.0 {
+		t.Errorf("observation %v", o)
+	}
+	_, msgs := call(t, "GET", base+"/messages", token, nil)
+	if items, _ := msgs["items"].([]any); len(items) != 1 {
+		t.Errorf("%d stored messages, want 1 (the refused one is not stored)", len(items))
 	}
 }

@@ -29,7 +29,9 @@ func (c *Config) Validate() error {
 	if c.HTTP.MaxBodyBytes <= 0 {
 		v.errorf("http.max_body_bytes", "http.max_body_bytes must be positive, got %d", c.HTTP.MaxBodyBytes)
 	}
-	v.port("mllp.port", c.MLLP.Port)
+	if c.MLLP.Port != 0 { // 0: a free port, printed at start (tests, side-by-side runs)
+		v.port("mllp.port", c.MLLP.Port)
+	}
 	v.port("dicom.port", c.DICOM.Port)
 	v.port("astm.port", c.ASTM.Port)
 	v.portClash()
@@ -178,7 +180,7 @@ func (v *validator) portClash() {
 			ls = append(ls, listener{"http.addr", host, p})
 		}
 	}
-	if c.MLLP.Enabled {
+	if c.MLLP.Enabled && c.MLLP.Port != 0 {
 		ls = append(ls, listener{"mllp.port", c.Bind, c.MLLP.Port})
 	}
 	if c.DICOM.Enabled {
