@@ -210,13 +210,18 @@ func (p *Publisher) Run(ctx context.Context) error {
 	var backoff time.Duration
 	for {
 		progress, err := p.session(ctx, c, wake)
+		// A delivery that failed is counted even when shutdown follows
+		// at once; only the cancellation itself is not a failure.
+		if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+			p.fail(err)
+		}
 		if ctx.Err() != nil {
 			return nil
 		}
 		if err == nil {
 			err = errors.New("session ended")
+			p.fail(err)
 		}
-		p.fail(err)
 		if progress {
 			backoff = 0
 		}

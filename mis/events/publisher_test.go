@@ -674,7 +674,7 @@ func TestAckTimeout(t *testing.T) {
 	stop := start(t, p)
 	waitFor(t, "a timed-out delivery recorded", 10*time.Second, func() bool {
 		evs := f.pending()
-		return len(evs) > 0 && strings.Contains(evs[0].LastError, "PUBACK")
+		return len(evs) > 0 && strings.Contains(evs[0].LastError, "PUBACK") && strings.Contains(p.Stats().LastError, "PUBACK")
 	})
 	stop()
 	if got := f.pending(); len(got) != len(want) {
