@@ -34,6 +34,18 @@ type entry struct {
 	res proto.Message
 }
 
+// matches wraps one page of store rows as search matches.
+func matches[T any, R proto.Message](list []T, next string, total int, err error, id func(*T) int64, resource func(*T) R) (*result, error) {
+	if err != nil {
+		return nil, err
+	}
+	res := &result{next: next, total: total}
+	for i := range list {
+		res.match = append(res.match, entry{id(&list[i]), resource(&list[i])})
+	}
+	return res, nil
+}
+
 // result is one page of a search.
 type result struct {
 	match, include []entry
@@ -411,14 +423,7 @@ func searchPatients(s *Server, ctx context.Context, orgs []int64, q *query, _ in
 		return &result{}, nil
 	}
 	list, next, total, err := s.Store.SearchPatientRecords(ctx, sq)
-	if err != nil {
-		return nil, err
-	}
-	res := &result{next: next, total: total}
-	for i := range list {
-		res.match = append(res.match, entry{list[i].ID, s.patientResource(&list[i])})
-	}
-	return res, nil
+	return matches(list, next, total, err, func(r *domain.Patient) int64 { return r.ID }, s.patientResource)
 }
 
 func readServiceRequest(s *Server, ctx context.Context, orgs []int64, id int64) (proto.Message, int64, int64, error) {
@@ -493,14 +498,7 @@ func searchServiceRequests(s *Server, ctx context.Context, orgs []int64, q *quer
 	}
 	sq.Orgs = orgs
 	list, next, total, err := s.Store.SearchServiceRequests(ctx, sq)
-	if err != nil {
-		return nil, err
-	}
-	res := &result{next: next, total: total}
-	for i := range list {
-		res.match = append(res.match, entry{list[i].ID, s.serviceRequestResource(&list[i])})
-	}
-	return res, nil
+	return matches(list, next, total, err, func(r *domain.ServiceRequest) int64 { return r.ID }, s.serviceRequestResource)
 }
 
 func readSpecimen(s *Server, ctx context.Context, orgs []int64, id int64) (proto.Message, int64, int64, error) {
@@ -543,14 +541,7 @@ func searchSpecimens(s *Server, ctx context.Context, orgs []int64, q *query, pat
 		return &result{}, nil
 	}
 	list, next, total, err := s.Store.SearchSpecimens(ctx, sq)
-	if err != nil {
-		return nil, err
-	}
-	res := &result{next: next, total: total}
-	for i := range list {
-		res.match = append(res.match, entry{list[i].ID, s.specimenResource(&list[i])})
-	}
-	return res, nil
+	return matches(list, next, total, err, func(r *domain.Specimen) int64 { return r.ID }, s.specimenResource)
 }
 
 func readObservation(s *Server, ctx context.Context, orgs []int64, id int64) (proto.Message, int64, int64, error) {
@@ -597,14 +588,7 @@ func searchObservations(s *Server, ctx context.Context, orgs []int64, q *query, 
 	}
 	sq.Orgs = orgs
 	list, next, total, err := s.Store.SearchObservations(ctx, sq)
-	if err != nil {
-		return nil, err
-	}
-	res := &result{next: next, total: total}
-	for i := range list {
-		res.match = append(res.match, entry{list[i].ID, s.observationResource(&list[i])})
-	}
-	return res, nil
+	return matches(list, next, total, err, func(r *domain.Observation) int64 { return r.ID }, s.observationResource)
 }
 
 // matchesAny reports whether a token list names code in system.
@@ -777,14 +761,7 @@ func searchStudies(s *Server, ctx context.Context, orgs []int64, q *query, patie
 		return &result{}, nil
 	}
 	list, next, total, err := s.Store.SearchStudies(ctx, sq)
-	if err != nil {
-		return nil, err
-	}
-	res := &result{next: next, total: total}
-	for i := range list {
-		res.match = append(res.match, entry{list[i].ID, s.studyResource(&list[i])})
-	}
-	return res, nil
+	return matches(list, next, total, err, func(r *domain.ImagingStudy) int64 { return r.ID }, s.studyResource)
 }
 
 func readDevice(s *Server, ctx context.Context, orgs []int64, id int64) (proto.Message, int64, int64, error) {
@@ -831,14 +808,7 @@ func searchDevices(s *Server, ctx context.Context, orgs []int64, q *query, _ int
 	}
 	sq.Orgs = orgs
 	list, next, total, err := s.Store.SearchDevices(ctx, sq)
-	if err != nil {
-		return nil, err
-	}
-	res := &result{next: next, total: total}
-	for i := range list {
-		res.match = append(res.match, entry{list[i].ID, s.deviceResource(&list[i])})
-	}
-	return res, nil
+	return matches(list, next, total, err, func(r *domain.Device) int64 { return r.ID }, s.deviceResource)
 }
 
 func readAuditEvent(s *Server, ctx context.Context, orgs []int64, id int64) (proto.Message, int64, int64, error) {
@@ -876,12 +846,5 @@ func searchAuditEvents(s *Server, ctx context.Context, orgs []int64, q *query, p
 		return &result{}, nil
 	}
 	list, next, total, err := s.Store.SearchAuditEvents(ctx, sq)
-	if err != nil {
-		return nil, err
-	}
-	res := &result{next: next, total: total}
-	for i := range list {
-		res.match = append(res.match, entry{list[i].ID, s.auditEventResource(&list[i])})
-	}
-	return res, nil
+	return matches(list, next, total, err, func(r *domain.AuditEvent) int64 { return r.ID }, s.auditEventResource)
 }
