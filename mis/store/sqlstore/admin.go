@@ -235,7 +235,7 @@ func (s *Store) ListAudit(ctx context.Context, q store.AuditQuery) ([]domain.Aud
 	if q.UserID != 0 {
 		f.where("user_id = " + f.arg(q.UserID))
 	}
-	if err := f.afterID(q.Cursor, true); err != nil {
+	if err := f.afterID("id", q.Cursor, true); err != nil {
 		return nil, "", err
 	}
 	rows, err := s.r.QueryContext(ctx, `SELECT id, time, user_id, login, action, event, org_id, patient_id, resource_type,

@@ -27,8 +27,9 @@ func (f *filter) in(col string, ids []int64) {
 	f.where(col + " IN (" + in + ")")
 }
 
-// afterID continues a keyset page from a cursor: ids below it (desc) or above it.
-func (f *filter) afterID(cursor string, desc bool) error {
+// afterID continues a keyset page from a cursor: values of the id column
+// below it (desc) or above it.
+func (f *filter) afterID(col, cursor string, desc bool) error {
 	if cursor == "" {
 		return nil
 	}
@@ -40,7 +41,7 @@ func (f *filter) afterID(cursor string, desc bool) error {
 	if desc {
 		op = " < "
 	}
-	f.where("id" + op + f.arg(id))
+	f.where(col + op + f.arg(id))
 	return nil
 }
 

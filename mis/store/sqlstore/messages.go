@@ -169,7 +169,7 @@ func (s *Store) ListMessages(ctx context.Context, q store.MessageQuery) ([]domai
 	if q.Protocol != "" {
 		f.where("protocol = " + f.arg(q.Protocol))
 	}
-	if err := f.afterID(q.Cursor, true); err != nil {
+	if err := f.afterID("id", q.Cursor, true); err != nil {
 		return nil, "", err
 	}
 	rows, err := s.r.QueryContext(ctx, `SELECT `+messageColumns+` FROM messages`+f.sql()+

@@ -233,7 +233,7 @@ func (s *Store) ListServiceRequests(ctx context.Context, q store.OrderQuery) ([]
 	if q.Category != "" {
 		f.where("category = " + f.arg(string(q.Category)))
 	}
-	if err := f.afterID(q.Cursor, true); err != nil {
+	if err := f.afterID("id", q.Cursor, true); err != nil {
 		return nil, "", err
 	}
 	rows, err := s.r.QueryContext(ctx, `SELECT `+orderColumns+` FROM service_requests`+f.sql()+

@@ -74,7 +74,7 @@ func (s *Store) ListRecon(ctx context.Context, q store.ReconQuery) ([]domain.Rec
 	if q.Kind != "" {
 		f.where("kind = " + f.arg(q.Kind))
 	}
-	if err := f.afterID(q.Cursor, false); err != nil {
+	if err := f.afterID("id", q.Cursor, false); err != nil {
 		return nil, "", err
 	}
 	rows, err := s.r.QueryContext(ctx, `SELECT `+reconColumns+` FROM recon_items`+f.sql()+

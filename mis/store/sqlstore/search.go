@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -20,18 +19,10 @@ import (
 
 var _ store.Searcher = (*Store)(nil)
 
-// searchSQL accumulates the conditions and arguments of one query.
-type searchSQL struct {
-	args  []any
-	where []string
-}
+// searchSQL is a filter with the FHIR search parameter kinds on top.
+type searchSQL struct{ filter }
 
-func (b *searchSQL) arg(v any) string {
-	b.args = append(b.args, v)
-	return "$" + strconv.Itoa(len(b.args))
-}
-
-func (b *searchSQL) add(cond string) { b.where = append(b.where, cond) }
+func (b *searchSQL) add(cond string) { b.where(cond) }
 
 // ids restricts col to the given ids; a nil list adds nothing.
 func (b *searchSQL) ids(col string, ids []int64) {
@@ -42,9 +33,7 @@ func (b *searchSQL) ids(col string, ids []int64) {
 		b.add("1 = 0")
 		return
 	}
-	var in string
-	in, b.args = inList(b.args, ids)
-	b.add(col + " IN (" + in + ")")
+	b.in(col, ids)
 }
 
 // id restricts col to one id when it is set.
@@ -154,28 +143,15 @@ func searchRun[T any](ctx context.Context, s *Store, cols, from string, b *searc
 	scan func(*sql.Rows) (T, error), id func(*T) int64) ([]T, string, int, error) {
 	total := -1
 	if p.Total {
-		q := `SELECT count(*) FROM ` + from
-		if len(b.where) > 0 {
-			q += ` WHERE ` + strings.Join(b.where, " AND ")
-		}
-		if err := s.r.QueryRowContext(ctx, q, b.args...).Scan(&total); err != nil {
+		if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM `+from+b.sql(), b.args...).Scan(&total); err != nil {
 			return nil, "", 0, err
 		}
 	}
-	if p.Cursor != "" {
-		after, err := decodeIDCursor(p.Cursor)
-		if err != nil {
-			return nil, "", 0, err
-		}
-		b.add("t.id > " + b.arg(after))
+	if err := b.afterID("t.id", p.Cursor, false); err != nil {
+		return nil, "", 0, err
 	}
 	limit := pageLimit(p.Limit)
-	q := `SELECT ` + cols + ` FROM ` + from
-	if len(b.where) > 0 {
-		q += ` WHERE ` + strings.Join(b.where, " AND ")
-	}
-	q += ` ORDER BY t.id LIMIT ` + b.arg(limit+1)
-	rows, err := s.r.QueryContext(ctx, q, b.args...)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+cols+` FROM `+from+b.sql()+` ORDER BY t.id LIMIT `+b.arg(limit+1), b.args...)
 	if err != nil {
 		return nil, "", 0, err
 	}
@@ -191,11 +167,7 @@ func searchRun[T any](ctx context.Context, s *Store, cols, from string, b *searc
 	if err := rows.Err(); err != nil {
 		return nil, "", 0, err
 	}
-	next := ""
-	if len(list) > limit {
-		list = list[:limit]
-		next = encodeIDCursor(id(&list[limit-1]))
-	}
+	list, next := trimPage(list, limit, func(v T) int64 { return id(&v) })
 	return list, next, total, nil
 }
 
