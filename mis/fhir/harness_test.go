@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -26,33 +25,10 @@ import (
 	"github.com/medgate/medgate/mis/domain"
 	"github.com/medgate/medgate/mis/fhir"
 	"github.com/medgate/medgate/mis/store"
-	"github.com/medgate/medgate/mis/store/postgres"
-	"github.com/medgate/medgate/mis/store/postgres/pgtest"
-	"github.com/medgate/medgate/mis/store/sqlite"
 	"github.com/medgate/medgate/mis/store/storetest"
 )
 
-var dialects = []struct {
-	name string
-	open func(t *testing.T) store.Store
-}{
-	{"sqlite", func(t *testing.T) store.Store {
-		s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "medgate.db"))
-		if err != nil {
-			t.Fatalf("sqlite.Open: %v", err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}},
-	{"postgres", func(t *testing.T) store.Store {
-		s, err := postgres.Open(context.Background(), pgtest.URL(t))
-		if err != nil {
-			t.Fatalf("postgres.Open: %v", err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}},
-}
+var dialects = storetest.Dialects
 
 const password = "fhir-test-password"
 
@@ -73,9 +49,9 @@ type env struct {
 func eachStore(t *testing.T, fn func(t *testing.T, e *env)) {
 	t.Helper()
 	for _, d := range dialects {
-		t.Run(d.name, func(t *testing.T) {
+		t.Run(d.Name, func(t *testing.T) {
 			t.Parallel()
-			fn(t, newEnv(t, d.open(t)))
+			fn(t, newEnv(t, d.Open(t)))
 		})
 	}
 }

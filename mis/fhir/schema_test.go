@@ -41,7 +41,7 @@ func nodeValidator(t *testing.T) (node, script string) {
 // the official FHIR R4 JSON schema.
 func TestResourcesValidateAgainstR4Schema(t *testing.T) {
 	node, script := nodeValidator(t)
-	e := newEnv(t, dialects[0].open(t))
+	e := newEnv(t, dialects[0].Open(t))
 	f := e.f
 	dir := t.TempDir()
 	var files []string

@@ -15,8 +15,8 @@ import (
 // it exceed the disk's fsync rate.
 func BenchmarkIngest(b *testing.B) {
 	for _, d := range dialects {
-		b.Run(d.name, func(b *testing.B) {
-			w := setupB(b, d.open)
+		b.Run(d.Name, func(b *testing.B) {
+			w := setupB(b, d.Open)
 			barcode := w.order.Specimens[0].Barcode
 			var lines []string
 			for i := 0; i < 20; i++ {

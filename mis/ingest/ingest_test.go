@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,32 +16,10 @@ import (
 	"github.com/medgate/medgate/mis/ingest"
 	"github.com/medgate/medgate/mis/ingest/ingesttest"
 	"github.com/medgate/medgate/mis/store"
-	"github.com/medgate/medgate/mis/store/postgres"
-	"github.com/medgate/medgate/mis/store/postgres/pgtest"
-	"github.com/medgate/medgate/mis/store/sqlite"
+	"github.com/medgate/medgate/mis/store/storetest"
 )
 
-var dialects = []struct {
-	name string
-	open func(t testing.TB) store.Store
-}{
-	{"sqlite", func(t testing.TB) store.Store {
-		s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "medgate.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}},
-	{"postgres", func(t testing.TB) store.Store {
-		s, err := postgres.Open(context.Background(), pgtest.URL(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}},
-}
+var dialects = storetest.Dialects
 
 // world is a store with one organization, a patient with a lab order
 // (barcode), an analyzer and its code map.
@@ -120,7 +97,7 @@ func (w *world) open(t *testing.T) []domain.ReconItem {
 
 func each(t *testing.T, fn func(t *testing.T, w *world)) {
 	for _, d := range dialects {
-		t.Run(d.name, func(t *testing.T) { fn(t, setup(t, d.open(t))) })
+		t.Run(d.Name, func(t *testing.T) { fn(t, setup(t, d.Open(t))) })
 	}
 }
 
