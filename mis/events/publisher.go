@@ -45,6 +45,7 @@ const (
 	DefaultAckTimeout     = 10 * time.Second
 	DefaultConnectTimeout = 10 * time.Second
 	DefaultBatch          = 100
+	DefaultRetain         = 7 * 24 * time.Hour
 )
 
 // ErrAckTimeout is a publish the broker did not acknowledge in time.
@@ -78,6 +79,9 @@ type Publisher struct {
 	// Batch is how many events are published before waiting for their
 	// acknowledgements (in order) and marking them sent in one transaction.
 	Batch int
+	// Retain is how long delivered events stay in the outbox (for audit
+	// and replay by hand) before they are purged; 0 means DefaultRetain.
+	Retain time.Duration
 
 	wakeOnce sync.Once
 	wake     chan struct{}
@@ -132,6 +136,7 @@ type config struct {
 	poll, maxBackoff        time.Duration
 	ackTimeout, connTimeout time.Duration
 	batch                   int
+	retain                  time.Duration
 	log                     *slog.Logger
 	brokerForLog            string
 	username, password      string
@@ -141,7 +146,7 @@ func (p *Publisher) config() (*config, error) {
 	c := &config{
 		url: p.BrokerURL, clientID: p.ClientID, prefix: strings.TrimSuffix(p.TopicPrefix, "/"),
 		poll: p.Poll, maxBackoff: p.MaxBackoff, ackTimeout: p.AckTimeout, connTimeout: p.ConnectTimeout,
-		batch: p.Batch, log: p.Logger, username: p.Username, password: p.Password,
+		batch: p.Batch, retain: p.Retain, log: p.Logger, username: p.Username, password: p.Password,
 	}
 	if p.Store == nil {
 		return nil, errors.New("events: Publisher.Store is nil")
@@ -179,6 +184,9 @@ func (p *Publisher) config() (*config, error) {
 	if c.batch <= 0 {
 		c.batch = DefaultBatch
 	}
+	if c.retain <= 0 {
+		c.retain = DefaultRetain
+	}
 	if c.log == nil {
 		c.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -190,6 +198,38 @@ func redact(raw string) string {
 		return u.Redacted()
 	}
 	return "(unparsable)"
+}
+
+// purge deletes delivered events older than retain, now and then every
+// retain/24, in batches, until ctx ends.
+func (p *Publisher) purge(ctx context.Context, c *config) {
+	every := max(c.retain/24, 50*time.Millisecond)
+	for {
+		total := 0
+		for {
+			n, err := p.Store.PurgeSentEvents(ctx, time.Now().Add(-c.retain), 1000)
+			if err != nil {
+				if ctx.Err() == nil {
+					c.log.Warn("events: purging delivered events failed", "err", err)
+				}
+				break
+			}
+			total += n
+			if n < 1000 {
+				break
+			}
+		}
+		if total > 0 {
+			c.log.Info("events: delivered events purged", "count", total, "older_than", c.retain)
+		}
+		t := time.NewTimer(every)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // Topic is where an event is published.
@@ -206,6 +246,9 @@ func (p *Publisher) Run(ctx context.Context) error {
 		return err
 	}
 	wake := p.wakeC()
+	purged := make(chan struct{})
+	go func() { defer close(purged); p.purge(ctx, c) }()
+	defer func() { <-purged }()
 	c.log.Info("events: publishing the outbox", "broker", c.brokerForLog, "client_id", c.clientID, "topic_prefix", c.prefix)
 	var backoff time.Duration
 	for {
@@ -308,7 +351,7 @@ func (p *Publisher) session(ctx context.Context, c *config, wake chan struct{}) 
 			return progress, fmt.Errorf("read the outbox: %w", err)
 		}
 		if len(evs) > 0 {
-			n, err := p.publish(ctx, c, client, evs)
+			n, err := p.publish(ctx, c, client, evs, lost)
 			progress = progress || n > 0
 			if err != nil || ctx.Err() != nil {
 				return progress, err
@@ -341,26 +384,47 @@ func (p *Publisher) headFailed(ctx context.Context, err error) error {
 // marks the acknowledged prefix sent. At the first failure the rest stay
 // pending (republished, in order, by the next session) and the failed
 // event's attempt is recorded. It returns how many were marked sent.
-func (p *Publisher) publish(ctx context.Context, c *config, client mqtt.Client, evs []domain.OutboxEvent) (int, error) {
+// A lost connection ends the wait at once: paho may never complete a token
+// queued while the connection was going down.
+func (p *Publisher) publish(ctx context.Context, c *config, client mqtt.Client, evs []domain.OutboxEvent, lost <-chan error) (int, error) {
+	// Publish itself can block for the write timeout when the connection
+	// dies under it, so it runs apart and the wait watches for the loss.
 	tokens := make([]mqtt.Token, len(evs))
-	for i, ev := range evs {
-		tokens[i] = client.Publish(Topic(c.prefix, ev), 1, false, []byte(ev.Payload))
+	ready := make(chan struct{}, len(evs))
+	go func() {
+		for i, ev := range evs {
+			tokens[i] = client.Publish(Topic(c.prefix, ev), 1, false, []byte(ev.Payload))
+			ready <- struct{}{}
+		}
+	}()
+	deadline := time.NewTimer(c.ackTimeout)
+	defer deadline.Stop()
+	// await receives from done unless the deadline, a lost connection or
+	// ctx comes first; then it says why (nil for ctx).
+	await := func(done <-chan struct{}) (bool, error) {
+		select {
+		case <-done:
+			return true, nil
+		case <-deadline.C:
+			return false, ErrAckTimeout
+		case err := <-lost:
+			return false, fmt.Errorf("connection lost: %w", err)
+		case <-ctx.Done():
+			return false, nil
+		}
 	}
 	acked := 0
 	var failure error
-	deadline := time.NewTimer(c.ackTimeout)
-	defer deadline.Stop()
-wait:
-	for i, tok := range tokens {
-		select {
-		case <-tok.Done():
-		case <-deadline.C:
-			failure = ErrAckTimeout
-			break wait
-		case <-ctx.Done():
-			break wait
+	for i := range evs {
+		ok, err := await(ready)
+		if ok {
+			ok, err = await(tokens[i].Done())
 		}
-		if err := tok.Error(); err != nil {
+		if !ok {
+			failure = err
+			break
+		}
+		if err := tokens[i].Error(); err != nil {
 			failure = fmt.Errorf("publish: %w", err)
 			break
 		}

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -682,5 +683,39 @@ func TestAckTimeout(t *testing.T) {
 	}
 	if s := p.Stats(); s.Connects == 0 || s.Published != 0 || !strings.Contains(s.LastError, "PUBACK") {
 		t.Errorf("Stats %+v: want connected, nothing published, the PUBACK timeout as last error", s)
+	}
+}
+
+// purgeCounter counts what the publisher purges.
+type purgeCounter struct {
+	store.EventStore
+	purged atomic.Int64
+}
+
+func (c *purgeCounter) PurgeSentEvents(ctx context.Context, before time.Time, limit int) (int, error) {
+	n, err := c.EventStore.PurgeSentEvents(ctx, before, limit)
+	c.purged.Add(int64(n))
+	return n, err
+}
+
+// TestPurgeDelivered: delivered events leave the outbox once older than
+// Retain; pending ones stay.
+func TestPurgeDelivered(t *testing.T) {
+	url := brokerURL(t)
+	f := newFixture(t)
+	f.ingest(1)
+	want := len(f.pending())
+	counter := &purgeCounter{EventStore: f.st}
+	prefix := "medgate-test-" + randomHex()
+	sub := subscribe(t, url, prefix)
+	p := &events.Publisher{Store: counter, BrokerURL: url, ClientID: "medgate-test-" + randomHex(), TopicPrefix: prefix,
+		Poll: time.Hour, Retain: 200 * time.Millisecond}
+	stop := start(t, p)
+	defer stop()
+	waitFor(t, "the events marked sent", 10*time.Second, func() bool { return len(f.pending()) == 0 && len(sub.got()) >= want })
+	waitFor(t, "the delivered events purged", 10*time.Second, func() bool { return counter.purged.Load() == int64(want) })
+	// Nothing is left to purge, and nothing pending was touched.
+	if n, err := f.st.PurgeSentEvents(context.Background(), time.Now().Add(time.Hour), 1000); err != nil || n != 0 {
+		t.Errorf("after the publisher's purge, %d delivered events were left (%v)", n, err)
 	}
 }

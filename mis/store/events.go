@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"time"
 
 	"github.com/medgate/medgate/mis/domain"
 )
@@ -25,4 +26,8 @@ type EventStore interface {
 	// attempts grow by one and reason becomes its last error. The event
 	// stays pending. reason must hold no patient data.
 	MarkEventFailed(ctx context.Context, id int64, reason string) error
+	// PurgeSentEvents deletes up to limit events the broker acknowledged
+	// before the given time and returns how many it deleted. Pending events
+	// are never deleted, however old.
+	PurgeSentEvents(ctx context.Context, before time.Time, limit int) (int, error)
 }

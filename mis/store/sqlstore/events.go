@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/medgate/medgate/mis/domain"
 	"github.com/medgate/medgate/mis/store"
@@ -133,6 +134,25 @@ func (s *Store) MarkEventFailed(ctx context.Context, id int64, reason string) er
 			WHERE id = $2 AND sent IS NULL`, reason, id)
 		return err
 	})
+}
+
+// PurgeSentEvents deletes old delivered events, oldest first, in one
+// bounded statement so that the single SQLite writer is not held long.
+func (s *Store) PurgeSentEvents(ctx context.Context, before time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	var n int64
+	err := s.inTx(ctx, func(tx *txn) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM outbox_events WHERE id IN
+			(SELECT id FROM outbox_events WHERE sent IS NOT NULL AND sent < $1 ORDER BY sent LIMIT $2)`, micros(before), limit)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return int(n), err
 }
 
 // truncateUTF8 cuts s to at most n bytes without splitting a character
