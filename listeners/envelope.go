@@ -49,10 +49,28 @@ type Envelope struct {
 	Type string
 
 	Raw []byte
+	// Truncated marks Raw as only the start of a message too large to
+	// take: it is stored for review and never processed, and the listener
+	// refuses the message whatever Handle returns.
+	Truncated bool
+
+	// File, when set, holds the raw bytes instead of Raw, for messages too
+	// large to hold in memory (a DICOM instance, as a Part 10 file). The
+	// listener writes and fsyncs it, fills Size and Digest, and removes
+	// whatever is left at File once Handle returns: the handler keeps the
+	// bytes by moving the file (os.Rename, same filesystem) into its store.
+	File   string
+	Size   int64
+	Digest [32]byte
 }
 
 // SHA256 is the digest of the raw bytes, stored with them.
-func (e *Envelope) SHA256() [32]byte { return sha256.Sum256(e.Raw) }
+func (e *Envelope) SHA256() [32]byte {
+	if e.File != "" {
+		return e.Digest
+	}
+	return sha256.Sum256(e.Raw)
+}
 
 // Handler takes envelopes from listeners. Implementations are safe for
 // concurrent use.
@@ -87,6 +105,36 @@ type InvalidError struct {
 	// Unsupported marks a well-formed message medgate does not take
 	// (HL7 AR "unsupported message type").
 	Unsupported bool
+	// Mismatch marks a message that contradicts its own envelope, such as
+	// a DICOM dataset whose SOP Instance UID differs from the C-STORE
+	// command's (DICOM 0xA900 rather than 0xC000).
+	Mismatch bool
+	// Err is the parser's own error when there is one, so that a listener
+	// can answer in its protocol's terms (HL7 ERR location and code).
+	Err error
 }
 
 func (e *InvalidError) Error() string { return e.Stage + ": " + e.Reason }
+
+// Unwrap returns the parser's error.
+func (e *InvalidError) Unwrap() error { return e.Err }
+
+// Responder is an optional interface of a Handler whose answer to some
+// messages is a message of its own rather than the protocol's
+// acknowledgment: an HL7 order query (QRY^Q02) is answered with the query
+// acknowledgment and the orders it asks for. A listener that supports it
+// calls Respond instead of Handle. Respond does what Handle does (store,
+// then process) and returns the messages to send back, in order, on the
+// same connection:
+//
+//   - an error: the protocol's negative acknowledgment, as for Handle;
+//   - nil, nil: the listener's default positive acknowledgment;
+//   - a non-nil slice: those messages instead of the acknowledgment (an
+//     empty non-nil slice sends nothing).
+//
+// The answer is built only after the message is stored, so "ack after
+// storage" holds for answers too.
+type Responder interface {
+	Handler
+	Respond(ctx context.Context, env *Envelope) ([][]byte, error)
+}

@@ -45,6 +45,16 @@ const (
 // (empty, or junk some analyzers send) means original mode. The
 // application acknowledgment of enhanced mode is not sent by the Server.
 //
+// When Handler also implements listeners.Responder, Respond is called
+// instead of Handle; a non-nil answer it returns (an HL7 query's QCK^Q02
+// and DSR^Q03, say) is sent in place of the ACK, each message in its own
+// frame, whatever MSH-15 says. An answer's start or end block bytes are
+// replaced with '?' as in ACKs.
+//
+// An inbound acknowledgment (MSH-9 ACK, such as the ACK^Q03 an analyzer
+// sends for a DSR^Q03) is given to Handler, so it is stored like any other
+// message, but never answered: acknowledgments are not acknowledged.
+//
 // A frame whose MSH cannot be read at all is answered with AR carrying the
 // parse error (no MSA-2 when there is no MSH-10) and is not given to
 // Handler. A frame larger than MaxMessageSize is answered with AR (MSA-2
@@ -67,6 +77,10 @@ type Server struct {
 	// WriteTimeout bounds writing one acknowledgment; 0 means
 	// DefaultWriteTimeout.
 	WriteTimeout time.Duration
+	// AckMode, if set, names the acknowledgement mode the sending device
+	// is pinned to ("original", "enhanced"; "" follows MSH-15), for
+	// analyzers that misuse MSH-15/16.
+	AckMode func(ctx context.Context, env *listeners.Envelope) string
 	// MaxMessageSize limits a frame's content; 0 means DefaultMaxSize.
 	MaxMessageSize int
 	// MaxConns limits concurrent connections; more are accepted and
@@ -80,10 +94,7 @@ type Server struct {
 	AckApplication hl7.HD
 	AckFacility    hl7.HD
 
-	mu         sync.Mutex
-	listeners  map[net.Listener]struct{}
-	conns      map[net.Conn]struct{}
-	inShutdown atomic.Bool
+	conns      listeners.Conns
 	ackSeq     atomic.Uint64
 	ackPrefix  string
 	prefixOnce sync.Once
@@ -111,27 +122,17 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if s.Handler == nil {
 		return errors.New("mllp: Server.Handler is nil")
 	}
-	s.mu.Lock()
-	if s.inShutdown.Load() {
-		s.mu.Unlock()
+	if !s.conns.AddListener(ln) {
 		ln.Close()
 		return ErrServerClosed
 	}
-	if s.listeners == nil {
-		s.listeners = map[net.Listener]struct{}{}
-		s.conns = map[net.Conn]struct{}{}
-	}
-	s.listeners[ln] = struct{}{}
-	s.mu.Unlock()
 	defer func() {
-		s.mu.Lock()
-		delete(s.listeners, ln)
-		s.mu.Unlock()
+		s.conns.RemoveListener(ln)
 		ln.Close()
 	}()
 	stop := context.AfterFunc(ctx, func() {
 		ln.Close()
-		s.closeConns()
+		s.conns.CloseAll()
 	})
 	defer stop()
 
@@ -141,27 +142,15 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	log := s.logger().With("listener", name)
 	maxConns := orDefault(s.MaxConns, DefaultMaxConns)
-	var backoff time.Duration
 	for {
-		c, err := ln.Accept()
+		c, err := s.conns.Accept(ctx, ln, log)
+		if errors.Is(err, listeners.ErrShutdown) {
+			return ErrServerClosed
+		}
 		if err != nil {
-			if s.inShutdown.Load() {
-				return ErrServerClosed
-			}
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				log.Warn("accept failed; retrying", "err", err, "in", backoff)
-				time.Sleep(backoff)
-				continue
-			}
 			return err
 		}
-		backoff = 0
-		if !s.track(c, maxConns) {
+		if !s.conns.Track(c, maxConns) {
 			log.Warn("too many connections; closing new one", "peer", c.RemoteAddr().String(), "max", maxConns)
 			c.Close()
 			continue
@@ -173,24 +162,6 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 }
 
-func (s *Server) track(c net.Conn, maxConns int) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.conns) >= maxConns || s.inShutdown.Load() {
-		return false
-	}
-	s.conns[c] = struct{}{}
-	return true
-}
-
-func (s *Server) closeConns() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for c := range s.conns {
-		c.Close()
-	}
-}
-
 // Shutdown stops accepting, lets each connection finish the message it is
 // handling (its Handle call and its acknowledgment), then closes it;
 // connections waiting for a message, or in the middle of receiving one,
@@ -198,41 +169,16 @@ func (s *Server) closeConns() {
 // all connections are closed, or ctx.Err() after closing them all when
 // ctx ends first (Handle calls still running are not waited for).
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.inShutdown.Store(true)
-	s.mu.Lock()
-	for ln := range s.listeners {
-		ln.Close()
-	}
-	s.mu.Unlock()
-	t := time.NewTicker(10 * time.Millisecond)
-	defer t.Stop()
-	for {
-		s.mu.Lock()
-		n := len(s.conns)
-		for c := range s.conns {
-			// Unblocks a connection waiting in Read; one inside Handle
-			// is not affected and closes after its ACK.
-			c.SetReadDeadline(time.Now())
-		}
-		s.mu.Unlock()
-		if n == 0 {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			s.closeConns()
-			return ctx.Err()
-		case <-t.C:
-		}
-	}
+	s.conns.Shut()
+	// A connection waiting in Read is unblocked; one inside Handle is not
+	// affected and closes after its ACK.
+	return s.conns.Drain(ctx, func(c net.Conn) { c.SetReadDeadline(time.Now()) })
 }
 
 func (s *Server) serveConn(ctx context.Context, c net.Conn, name string, log *slog.Logger) {
 	defer func() {
 		c.Close()
-		s.mu.Lock()
-		delete(s.conns, c)
-		s.mu.Unlock()
+		s.conns.Untrack(c)
 	}()
 	log.Debug("connection opened")
 	idle := orDefault(s.IdleTimeout, DefaultIdleTimeout)
@@ -240,20 +186,22 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn, name string, log *sl
 	rd := NewReader(c)
 	rd.MaxSize = orDefault(s.MaxMessageSize, DefaultMaxSize)
 	wr := NewWriter(c)
-	write := func(ack []byte) bool {
-		if ack == nil {
-			return true
-		}
-		c.SetWriteDeadline(time.Now().Add(writeTimeout))
-		if err := wr.WriteMessage(ack); err != nil {
-			log.Warn("writing ACK failed", "err", err)
-			return false
+	write := func(msgs ...[]byte) bool {
+		for _, m := range msgs {
+			if m == nil {
+				continue
+			}
+			c.SetWriteDeadline(time.Now().Add(writeTimeout))
+			if err := wr.WriteMessage(m); err != nil {
+				log.Warn("writing ACK failed", "err", err)
+				return false
+			}
 		}
 		return true
 	}
 	for {
 		c.SetReadDeadline(time.Now().Add(idle))
-		if s.inShutdown.Load() || ctx.Err() != nil {
+		if s.conns.Closing() || ctx.Err() != nil {
 			return
 		}
 		frame, err := rd.ReadMessage()
@@ -262,9 +210,10 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn, name string, log *sl
 			var ne net.Error
 			switch {
 			case errors.As(err, &tl):
-				log.Warn("message too large; closing", "limit", tl.Limit)
+				log.Warn("message too large; its start is kept, closing", "limit", tl.Limit, "kept", len(tl.Prefix))
+				s.keepPrefix(ctx, tl, name, c.RemoteAddr().String(), log)
 				write(s.tooLargeAck(tl))
-			case s.inShutdown.Load() || ctx.Err() != nil:
+			case s.conns.Closing() || ctx.Err() != nil:
 				log.Debug("connection closed by shutdown")
 			case errors.As(err, &ne) && ne.Timeout():
 				log.Info("idle timeout; closing", "idle", idle, "partial_frame", rd.Buffered())
@@ -273,20 +222,20 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn, name string, log *sl
 			}
 			return
 		}
-		if !write(s.handleFrame(ctx, frame, time.Now(), name, c.RemoteAddr().String(), log)) {
+		if !write(s.handleFrame(ctx, frame, time.Now(), name, c.RemoteAddr().String(), log)...) {
 			return
 		}
 	}
 }
 
-// handleFrame gives one frame to the Handler and returns the encoded ACK,
-// or nil when none is to be sent.
-func (s *Server) handleFrame(ctx context.Context, frame []byte, received time.Time, name, peer string, log *slog.Logger) []byte {
+// handleFrame gives one frame to the Handler and returns the messages to
+// send back: the encoded ACK, a Responder's answer, or none.
+func (s *Server) handleFrame(ctx context.Context, frame []byte, received time.Time, name, peer string, log *slog.Logger) [][]byte {
 	req, err := hl7.ParseHeader(frame, hl7.Options{DefaultCharset: s.DefaultCharset, MaxSize: -1})
 	if err != nil {
 		log.Warn("unreadable MSH; answering AR", "size", len(frame), "err", err)
 		e := hl7.AckErrorFor(err)
-		return s.ack(nil, "AR", "message header unreadable: "+err.Error(), e)
+		return [][]byte{s.ack(nil, "AR", "message header unreadable: "+err.Error(), e)}
 	}
 	msh := req.MSH()
 	env := &listeners.Envelope{
@@ -302,7 +251,28 @@ func (s *Server) handleFrame(ctx context.Context, frame []byte, received time.Ti
 	}
 	log = log.With("control_id", env.Key, "type", env.Type, "size", len(frame))
 	start := time.Now()
-	herr := s.Handler.Handle(ctx, env)
+	var herr error
+	var answer [][]byte
+	if r, ok := s.Handler.(listeners.Responder); ok {
+		answer, herr = r.Respond(ctx, env)
+	} else {
+		herr = s.Handler.Handle(ctx, env)
+	}
+	if msh.MessageType().Code == "ACK" {
+		lvl := slog.LevelDebug
+		if herr != nil {
+			lvl = slog.LevelWarn
+		}
+		log.Log(ctx, lvl, "acknowledgment received; not answered", "stored", herr == nil, "took", time.Since(start))
+		return nil
+	}
+	if herr == nil && answer != nil {
+		log.Info("message handled; answered", "messages", len(answer), "took", time.Since(start))
+		for i, b := range answer {
+			answer[i] = unframe(b)
+		}
+		return answer
+	}
 
 	code, text, class := "AA", "", "ok"
 	var errs []hl7.AckError
@@ -311,11 +281,15 @@ func (s *Server) handleFrame(ctx context.Context, frame []byte, received time.Ti
 	case herr == nil:
 	case errors.As(herr, &inv):
 		code, text, class = "AE", inv.Reason, "invalid "+inv.Stage
-		ec := 207
-		if inv.Unsupported {
-			code, ec, class = "AR", 200, "unsupported"
+		e := hl7.AckError{Code: 207, Severity: "E", Text: inv.Reason}
+		if inv.Err != nil { // the parser's error: its segment, field and table 0357 code
+			e = hl7.AckErrorFor(inv.Err)
+			e.Text = inv.Reason
 		}
-		errs = append(errs, hl7.AckError{Code: ec, Severity: "E", Text: inv.Reason})
+		if inv.Unsupported {
+			code, e.Code, class = "AR", 200, "unsupported"
+		}
+		errs = append(errs, e)
 	case errors.Is(herr, listeners.ErrUnknownDevice):
 		code, text, class = "AR", "sending application not recognized", "unknown device"
 		errs = append(errs, hl7.AckError{Code: 207, Severity: "E", Text: text})
@@ -327,8 +301,20 @@ func (s *Server) handleFrame(ctx context.Context, frame []byte, received time.Ti
 		errs = append(errs, hl7.AckError{Code: 207, Severity: "E", Text: text})
 	}
 
+	mode := msh.AcceptAckType()
+	if s.AckMode != nil {
+		// The device's profile overrides what its MSH-15 says.
+		switch s.AckMode(ctx, env) {
+		case "original":
+			mode = ""
+		case "enhanced":
+			if mode != "AL" && mode != "NE" && mode != "ER" && mode != "SU" {
+				mode = "AL"
+			}
+		}
+	}
 	enhanced := false
-	switch mode := msh.AcceptAckType(); mode {
+	switch mode {
 	case "AL", "NE", "ER", "SU":
 		enhanced = true
 		code = "C" + code[1:]
@@ -342,7 +328,35 @@ func (s *Server) handleFrame(ctx context.Context, frame []byte, received time.Ti
 		lvl = slog.LevelWarn
 	}
 	log.Log(ctx, lvl, "message handled", "result", class, "ack", code, "enhanced", enhanced, "took", time.Since(start))
-	return s.ack(req, code, text, errs...)
+	return [][]byte{s.ack(req, code, text, errs...)}
+}
+
+// keepPrefix hands the start of an oversize frame to the Handler, marked
+// Truncated, so that the bytes are kept for review ("raw first, forever");
+// the answer stays AR whatever the Handler says.
+func (s *Server) keepPrefix(ctx context.Context, tl *TooLargeError, name, peer string, log *slog.Logger) {
+	if len(tl.Prefix) == 0 {
+		return
+	}
+	env := &listeners.Envelope{Protocol: listeners.HL7, Listener: name, Peer: peer, Received: time.Now(),
+		Raw: tl.Prefix, Truncated: true}
+	if req, err := hl7.ParseHeader(tl.Prefix, hl7.Options{DefaultCharset: s.DefaultCharset, MaxSize: -1}); err == nil {
+		msh := req.MSH()
+		env.SendingApplication = hdName(msh.SendingApplication())
+		env.SendingFacility = hdName(msh.SendingFacility())
+		env.Key = msh.ControlID()
+		env.Type = msh.MessageType().String()
+	}
+	if err := s.Handler.Handle(ctx, env); err != nil {
+		class := "error"
+		switch {
+		case errors.Is(err, listeners.ErrUnknownDevice):
+			class = "unknown device"
+		case errors.Is(err, listeners.ErrUnavailable):
+			class = "unavailable"
+		}
+		log.Warn("start of an oversize message not kept", "class", class)
+	}
 }
 
 func (s *Server) tooLargeAck(tl *TooLargeError) []byte {
@@ -374,8 +388,13 @@ func (s *Server) ack(req *hl7.Message, code, text string, errs ...hl7.AckError) 
 		SendingApplication: s.AckApplication,
 		SendingFacility:    s.AckFacility,
 	}
-	b := hl7.BuildACK(req, a).Encode()
 	// The ACK must not break its own frame; it echoes request bytes.
+	return unframe(hl7.BuildACK(req, a).Encode())
+}
+
+// unframe replaces the frame bytes in b, in place, so that b fits in one
+// frame.
+func unframe(b []byte) []byte {
 	for i, c := range b {
 		if c == StartBlock || c == EndBlock {
 			b[i] = '?'

@@ -165,6 +165,9 @@ func TestAckErrors(t *testing.T) {
 			return listeners.ErrUnavailable
 		case "OTHER":
 			return errors.New("boom: secret detail")
+		case "CHR": // what the pipeline returns for bytes that are not in the declared charset
+			_, perr := hl7.Parse([]byte("MSH|^~\\&|A|B|||20260101||ORU^R01|CHR|P|2.5|||||||UNICODE UTF-8\rPID|1||1||\xc8\xe2\xe0\xed\xee\xe2\r"), hl7.Options{})
+			return &listeners.InvalidError{Stage: "parse", Reason: "not UTF-8", Err: perr}
 		}
 		return nil
 	}}
@@ -180,6 +183,7 @@ func TestAckErrors(t *testing.T) {
 		{"UNK", "", "AR", "207", "sending application not recognized"},
 		{"UNA", "", "AR", "207", "retry later"},
 		{"OTHER", "", "AR", "207", "retry later"},
+		{"CHR", "", "AE", "102", "not UTF-8"},
 		{"OK", "", "AA", "", ""},
 		{"ENH", "|||AL|NE", "CA", "", ""},
 		{"INV", "|||AL|NE", "CE", "207", "OBX-3"},
@@ -312,8 +316,14 @@ func TestOversize(t *testing.T) {
 		t.Errorf("ERR missing or without reason")
 	}
 	cl.expectClosed()
-	if rec.count() != 0 {
-		t.Errorf("handler called for oversized message")
+	// Its start is handed over, marked truncated, to be kept for review.
+	if rec.count() != 1 {
+		t.Fatalf("%d envelopes, want the oversize message's start", rec.count())
+	}
+	env := rec.envs[0]
+	if !env.Truncated || env.Key != "BIG" || env.SendingApplication != "ANALYZER" || len(env.Raw) > 1024 ||
+		!strings.HasPrefix(big, string(env.Raw)) {
+		t.Errorf("envelope: truncated %v, key %q, app %q, %d bytes", env.Truncated, env.Key, env.SendingApplication, len(env.Raw))
 	}
 }
 
@@ -457,5 +467,26 @@ func TestConcurrentConnections(t *testing.T) {
 	wg.Wait()
 	if n.Load() != conns*per {
 		t.Errorf("handled %d, want %d", n.Load(), conns*per)
+	}
+}
+
+// A device pinned to one acknowledgement mode gets it whatever its MSH-15
+// says.
+func TestAckModeOverride(t *testing.T) {
+	for _, c := range []struct {
+		pinned, extra, want string
+	}{
+		{"original", "|||AL|NE", "AA"}, // an analyzer that fills MSH-15 with AL but wants AA
+		{"enhanced", "", "CA"},
+		{"", "|||AL|NE", "CA"},
+		{"", "", "AA"},
+	} {
+		ts := startServer(t, &Server{Handler: &recorder{},
+			AckMode: func(context.Context, *listeners.Envelope) string { return c.pinned }})
+		cl := ts.dial(t)
+		cl.write(frame(hl7msg("PIN", "ORU^R01", c.extra)))
+		if code, ctl := msa(cl.ack()); code != c.want || ctl != "PIN" {
+			t.Errorf("pinned %q, MSH-15 %q: %s %s, want %s", c.pinned, c.extra, code, ctl, c.want)
+		}
 	}
 }
