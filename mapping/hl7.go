@@ -20,33 +20,62 @@ func HL7Options(dev *domain.Device, loc *time.Location) hl7.Options {
 	if dev != nil && dev.Encoding != "" {
 		opts.DefaultCharset = dev.Encoding
 	}
+	if dev != nil {
+		for _, l := range dev.Lenient {
+			switch l {
+			case "glued-segments":
+				opts.Lenient.GluedSegments = true
+			case "ignore-msh18":
+				opts.Lenient.IgnoreMSH18 = true
+			case "sniff-utf8":
+				opts.Lenient.SniffUTF8 = true
+			case "unknown-charset":
+				opts.Lenient.UnknownCharset = true
+			}
+		}
+	}
 	return opts
 }
 
 // HL7Results maps an HL7 v2 result message (ORU^R01, OUL^R22) into
 // resources through BuildLab: per OBR group, the sample ID (SPM-2, else
-// OBR-3) and the placer order number (OBR-2) lead to the order; PID-3
-// identifiers with an issuer lead to the patient. Results of a message
-// marked for QC (MSH-11 "Q…") never reach a chart. A message that does not
-// parse, or is of another type, is a *listeners.InvalidError.
+// OBR-3) and the placer order number (OBR-2) lead to the order (by
+// medgate's accession number, a specimen barcode, or a placer/filler number
+// an outside system gave the order); PID-2/PID-3 identifiers, with systems
+// by PatientIdentifier's rules, lead to the patient. OBX lines of text
+// without a test code (a narrative report) become the report's conclusion;
+// OBX of type ED (a PDF report, a histogram image) become the report's
+// presentedForm, their decoded bytes in Attachment.Data for the processor
+// to store (see hl7Attachment).
+// Results of a message marked for QC (MSH-11 "Q…") never reach a chart. A
+// message that does not parse, or is of another type, is a
+// *listeners.InvalidError. The pipeline's processor takes every inbound
+// type through HL7Inbound; HL7Results is the results-only entry.
 func HL7Results(ctx context.Context, in LabInput, raw []byte, loc *time.Location) (*domain.IngestResult, error) {
-	msg, err := hl7.Parse(raw, HL7Options(in.Device, loc))
+	msg, err := ParseHL7(raw, in.Device, loc)
 	if err != nil {
-		return nil, &listeners.InvalidError{Stage: "parse", Reason: err.Error()}
+		return nil, err
 	}
-	msh := msg.MSH()
-	typ := msh.MessageType()
+	typ := msg.MSH().MessageType()
 	switch typ.Code + "^" + typ.Trigger {
 	case "ORU^R01", "OUL^R22":
 	default:
 		return nil, &listeners.InvalidError{Stage: "map", Unsupported: true,
 			Reason: fmt.Sprintf("message type %s^%s is not taken on this interface (ORU^R01, OUL^R22)", typ.Code, typ.Trigger)}
 	}
+	return hl7ResultsOf(ctx, HL7Input{LabInput: in}, msg)
+}
+
+// hl7ResultsOf maps a parsed ORU^R01 or OUL^R22 (see HL7Results).
+func hl7ResultsOf(ctx context.Context, hin HL7Input, msg *hl7.Message) (*domain.IngestResult, error) {
+	in := hin.LabInput
+	msh := msg.MSH()
 	qc := strings.HasPrefix(strings.ToUpper(msh.ProcessingID()), "Q")
 	sent, _ := msh.DateTime()
 	var reports []LabReport
+	var skipped []string // attachments that could not be kept
 	for gi, g := range msg.ObservationGroups() {
-		lr := LabReport{QC: qc, Keys: hl7Keys(g), Subject: hl7Subject(g.PID)}
+		lr := LabReport{QC: qc, Keys: hl7Keys(g, in.Device), Subject: hl7Subject(g.PID)}
 		svc := g.OBR.UniversalServiceID()
 		lr.Code = domain.Coding{System: domain.SystemDevice, Code: svc.Code, Display: svc.Text}
 		lr.Status = reportStatus(g.OBR.ResultStatus())
@@ -55,7 +84,25 @@ func HL7Results(ctx context.Context, in LabInput, raw []byte, loc *time.Location
 		} else {
 			lr.Effective = sent.Time
 		}
+		var narrative []string
 		for oi, o := range g.Observations {
+			if text, ok := narrativeLine(o); ok {
+				narrative = append(narrative, text)
+				continue
+			}
+			if o.OBX.ValueType() == "ED" {
+				a, err := hl7Attachment(o, hin.maxAttachment())
+				if err != nil {
+					// The results stand without it: a histogram that does not
+					// decode must not keep a blood count from the chart. The
+					// message's reason says what was left out; its raw bytes
+					// keep the attachment as sent.
+					skipped = append(skipped, fmt.Sprintf("OBR group %d, OBX %d: %v", gi+1, oi+1, err))
+					continue
+				}
+				lr.Attachments = append(lr.Attachments, *a)
+				continue
+			}
 			r, err := hl7Result(o, lr.Effective)
 			if err != nil {
 				return nil, &listeners.InvalidError{Stage: "map", Reason: fmt.Sprintf("OBR group %d, OBX %d: %v", gi+1, oi+1, err)}
@@ -64,17 +111,42 @@ func HL7Results(ctx context.Context, in LabInput, raw []byte, loc *time.Location
 				lr.Results = append(lr.Results, *r)
 			}
 		}
-		if len(lr.Results) > 0 {
+		lr.Conclusion = strings.TrimSpace(strings.Join(narrative, "\n"))
+		if len(lr.Results) > 0 || lr.Conclusion != "" || len(lr.Attachments) > 0 {
 			reports = append(reports, lr)
 		}
 	}
 	if len(reports) == 0 {
-		return nil, &listeners.InvalidError{Stage: "map", Reason: "the message carries no OBX results"}
+		reason := "the message carries no OBX results"
+		if len(skipped) > 0 {
+			reason += "; attachments not kept: " + strings.Join(skipped, "; ")
+		}
+		return nil, &listeners.InvalidError{Stage: "map", Reason: reason}
 	}
-	return BuildLab(ctx, in, reports)
+	res, err := BuildLab(ctx, in, reports)
+	if err == nil && len(skipped) > 0 {
+		res.Reason = "attachments not kept: " + strings.Join(skipped, "; ")
+	}
+	return res, err
 }
 
-func hl7Keys(g hl7.ObservationGroup) Keys {
+// narrativeLine reads an OBX without a test code whose value is text (TX,
+// FT, ST, or no type): a line of a narrative report, as systems send a
+// report's text one OBX per line. The report keeps it as its conclusion.
+func narrativeLine(o hl7.Observation) (string, bool) {
+	x := o.OBX
+	if x.ObservationID().Code != "" {
+		return "", false
+	}
+	v := x.Value()
+	switch v.Type {
+	case "TX", "FT", "ST", "":
+		return v.Text, true
+	}
+	return "", false
+}
+
+func hl7Keys(g hl7.ObservationGroup, dev *domain.Device) Keys {
 	k := Keys{Accession: g.OBR.PlacerOrderNumber().ID, Barcode: g.OBR.FillerOrderNumber().ID}
 	for _, sp := range g.Specimens {
 		id := sp.SpecimenID()
@@ -87,11 +159,7 @@ func hl7Keys(g hl7.ObservationGroup) Keys {
 	if k.Accession == "" {
 		k.Accession = g.ORC.PlacerOrderNumber().ID
 	}
-	for _, cx := range g.PID.Identifiers() {
-		if id, ok := identifierOf(cx); ok {
-			k.Identifiers = append(k.Identifiers, id)
-		}
-	}
+	k.Identifiers = pidIdentifiers(g.PID, dev)
 	if names := g.PID.Names(); len(names) > 0 {
 		k.Family, k.Given = names[0].Family, names[0].Given
 	}
@@ -100,38 +168,12 @@ func hl7Keys(g hl7.ObservationGroup) Keys {
 	return k
 }
 
-// identifierOf gives a PID-3 identifier its system: the assigning
-// authority's OID, or СНИЛС by name. One without an issuer matches nothing.
-func identifierOf(cx hl7.CX) (domain.Identifier, bool) {
-	a := cx.AssigningAuthority
-	if cx.ID == "" {
-		return domain.Identifier{}, false
-	}
-	ns := strings.ToUpper(a.NamespaceID)
-	switch {
-	case a.UniversalID == "1.2.643.100.3" || ns == "SNILS" || ns == "СНИЛС" || strings.EqualFold(cx.TypeCode, "SNILS"):
-		return domain.Identifier{System: domain.SystemSNILS, Value: strings.NewReplacer("-", "", " ", "").Replace(cx.ID)}, true
-	case a.UniversalID != "" && strings.EqualFold(a.UniversalIDType, "ISO"):
-		return domain.Identifier{System: "urn:oid:" + a.UniversalID, Value: cx.ID}, true
-	case a.UniversalID != "":
-		return domain.Identifier{System: a.UniversalID, Value: cx.ID}, true
-	}
-	return domain.Identifier{}, false
-}
-
 func hl7Subject(pid hl7.PID) Subject {
 	var s Subject
 	if bd, err := pid.BirthDate(); err == nil && !bd.IsZero() {
 		s.BirthDate = bd.Time.Format(time.DateOnly)
 	}
-	switch strings.ToUpper(pid.Sex()) {
-	case "M":
-		s.Gender = domain.GenderMale
-	case "F":
-		s.Gender = domain.GenderFemale
-	case "O", "A":
-		s.Gender = domain.GenderOther
-	}
+	s.Gender = domain.GenderFromCode(pid.Sex())
 	return s
 }
 
@@ -172,8 +214,8 @@ func hl7Result(o hl7.Observation, effective time.Time) (*LabResult, error) {
 	case "CE", "CWE", "CNE":
 		c := v.Coded
 		r.Coded = &domain.Coding{System: c.System, Code: c.Code, Display: c.Text}
-	case "ED", "RP":
-		return nil, nil // attachments: kept in the raw message; not a result value
+	case "RP":
+		return nil, nil // a reference pointer to data elsewhere: kept in the raw message; not a result value
 	default:
 		r.Text = v.Text
 	}

@@ -3,6 +3,7 @@ package mapping
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -19,6 +20,12 @@ type LabReport struct {
 	Status    string        // FHIR DiagnosticReport status; default final
 	Effective time.Time
 	Results   []LabResult
+	// Conclusion is narrative text the device sent without a test code
+	// (HL7 TX/FT/ST lines with an empty OBX-3): the report's conclusion.
+	Conclusion string
+	// Attachments are documents and images sent with the results (HL7
+	// OBX-2 ED), with their bytes in Data: the report's presentedForm.
+	Attachments []domain.Attachment
 	// QC marks quality-control results: stored, never put in a chart.
 	QC bool
 }
@@ -88,13 +95,14 @@ func BuildLab(ctx context.Context, in LabInput, reports []LabReport) (*domain.In
 			unmapped = append(unmapped, o)
 			unknown = append(unknown, r.DeviceCode)
 		}
-		if len(mapped) > 0 {
+		if len(mapped) > 0 || lr.Conclusion != "" || len(lr.Attachments) > 0 {
 			if m.Matched() {
 				for i := range mapped {
 					mapped[i].SpecimenID = m.SpecimenID
 				}
 			}
 			rep := report(lr, m)
+			rep.PresentedForm = slices.Clone(lr.Attachments) // with the main report only, never twice
 			res.Reports = append(res.Reports, domain.ReportSet{Report: rep, Observations: mapped})
 			if !m.Matched() && !lr.QC {
 				res.Recon = append(res.Recon, domain.ReconDraft{Item: domain.ReconItem{Kind: "lab", Reason: m.Reason,
@@ -105,6 +113,7 @@ func BuildLab(ctx context.Context, in LabInput, reports []LabReport) (*domain.In
 			rep := report(lr, Match{}) // unattached until the map knows these codes
 			res.Reports = append(res.Reports, domain.ReportSet{Report: rep, Observations: unmapped})
 			sort.Strings(unknown)
+			unknown = slices.Compact(unknown)
 			name := "(none)"
 			if in.CodeMap != nil {
 				name = in.CodeMap.Name
@@ -131,7 +140,8 @@ func report(lr LabReport, m Match) domain.DiagnosticReport {
 	if status == "" {
 		status = "final"
 	}
-	r := domain.DiagnosticReport{OrganizationID: lr.Keys.Org, Code: lr.Code, Status: status, Effective: lr.Effective}
+	r := domain.DiagnosticReport{OrganizationID: lr.Keys.Org, Code: lr.Code, Status: status, Effective: lr.Effective,
+		Conclusion: lr.Conclusion}
 	if m.Matched() {
 		r.PatientID, r.RequestID = m.PatientID, m.RequestID
 	}

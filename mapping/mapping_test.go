@@ -231,3 +231,25 @@ func TestBuildLab(t *testing.T) {
 		t.Fatalf("qc: %+v", res)
 	}
 }
+
+func TestHL7OptionsFromDeviceProfile(t *testing.T) {
+	dev := &domain.Device{Encoding: "windows-1251", Lenient: []string{"glued-segments", "ignore-msh18", "sniff-utf8", "unknown-charset"}}
+	o := HL7Options(dev, nil)
+	if o.DefaultCharset != "windows-1251" || !o.Lenient.GluedSegments || !o.Lenient.IgnoreMSH18 || !o.Lenient.SniffUTF8 ||
+		!o.Lenient.UnknownCharset || !o.Lenient.UnescapedDelimiters {
+		t.Errorf("options %+v", o)
+	}
+	if o := HL7Options(&domain.Device{}, nil); o.Lenient.GluedSegments || o.Lenient.SniffUTF8 {
+		t.Errorf("a device without a profile got tolerances: %+v", o.Lenient)
+	}
+	// A gateway that glued the segments after MSH into one line: readable
+	// only with the switch.
+	glued := []byte("MSH|^~\\&|GW|LAB|||20261120||ORU^R01|G1|P|2.3.1\rPID|1||12345||Иванов^Пётр| OBR|1||0000000018|CBC| OBX|1|NM|HGB||141|g/L|||||F\r")
+	m, err := ParseHL7(glued, &domain.Device{Lenient: []string{"glued-segments"}}, nil)
+	if err != nil || m.Segment("OBX") == nil {
+		t.Fatalf("glued message with the switch: %v", err)
+	}
+	if m, err := ParseHL7(glued, &domain.Device{}, nil); err == nil && m.Segment("OBX") != nil {
+		t.Error("glued message read without the switch")
+	}
+}

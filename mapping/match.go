@@ -77,6 +77,12 @@ func Find(ctx context.Context, lk Lookup, policy string, k Keys) (Match, error) 
 		if !isNotFound(err) {
 			return Match{}, err
 		}
+		// A placer or filler number an outside LIS/HIS gave the order.
+		if o, err := findByOrderIdentifier(ctx, lk, k.Org, code); err != nil {
+			return Match{}, err
+		} else if o != nil {
+			return orderMatch(o), nil
+		}
 	}
 	if k.StudyUID != "" {
 		o, err := lk.FindOrderByStudyUID(ctx, k.Org, k.StudyUID)
@@ -137,6 +143,36 @@ func Find(ctx context.Context, lk Lookup, policy string, k Keys) (Match, error) 
 		m.Key = "name:" + strings.ToLower(domain.FoldName(k.Family+" "+k.Given)) + "|" + k.BirthDate
 	}
 	return m, nil
+}
+
+// OrderLookup is a Lookup that also finds orders by the placer and filler
+// numbers outside systems gave them (see domain.OrderUpsert). Stores
+// implement it; matching uses it when the Lookup has it.
+type OrderLookup interface {
+	// FindOrdersByIdentifier lists the orders holding an identifier with
+	// this value, in any system.
+	FindOrdersByIdentifier(ctx context.Context, org int64, value string) ([]domain.OrderRef, error)
+}
+
+// findByOrderIdentifier finds the one order an outside number names;
+// a number that several orders hold (from different systems) names none.
+func findByOrderIdentifier(ctx context.Context, lk Lookup, org int64, value string) (*domain.ServiceRequest, error) {
+	ol, ok := lk.(OrderLookup)
+	if !ok || value == "" {
+		return nil, nil
+	}
+	refs, err := ol.FindOrdersByIdentifier(ctx, org, value)
+	if err != nil && !isNotFound(err) {
+		return nil, err
+	}
+	var found *domain.ServiceRequest
+	for i := range refs {
+		if found != nil && found.ID != refs[i].Order.ID {
+			return nil, nil
+		}
+		found = &refs[i].Order
+	}
+	return found, nil
 }
 
 func orderMatch(o *domain.ServiceRequest) Match {
