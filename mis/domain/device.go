@@ -26,12 +26,22 @@ type Device struct {
 	Encoding           string     `json:"encoding,omitempty"`
 	CodeMap            string     `json:"codeMap,omitempty"`
 	MatchingPolicy     string     `json:"matchingPolicy,omitempty"`
-	SendsResults       bool       `json:"sendsResults"`
-	QueriesOrders      bool       `json:"queriesOrders"`
-	ReceivesOrders     bool       `json:"receivesOrders"`
-	Active             bool       `json:"active"`
-	Created            time.Time  `json:"created"`
-	Updated            time.Time  `json:"updated"`
+	// AckMode overrides how an HL7 device is acknowledged, for analyzers
+	// that misuse MSH-15/16: "" follows MSH-15, "original" always answers
+	// AA/AE/AR, "enhanced" always answers the commit ACK CA/CE/CR.
+	AckMode string `json:"ackMode,omitempty"`
+	// Lenient lists the HL7 parser's tolerances the device needs (see
+	// HL7Lenient).
+	Lenient []string `json:"lenient,omitempty"`
+	// OrderMessage is the HL7 message medgate sends a device that
+	// receives orders: "ORM^O01" (also when empty) or "OML^O21".
+	OrderMessage   string    `json:"orderMessage,omitempty"`
+	SendsResults   bool      `json:"sendsResults"`
+	QueriesOrders  bool      `json:"queriesOrders"`
+	ReceivesOrders bool      `json:"receivesOrders"`
+	Active         bool      `json:"active"`
+	Created        time.Time `json:"created"`
+	Updated        time.Time `json:"updated"`
 }
 
 // Transport is how medgate reaches a device that is not a TCP client of
@@ -53,6 +63,18 @@ const (
 
 // Text encodings a device may use.
 var Encodings = []string{"utf-8", "windows-1251", "iso-8859-5", "cp866", "ascii", "iso-8859-1", "iso-ir-144", "iso-ir-192"}
+
+// HL7 acknowledgement modes a device may be pinned to.
+const (
+	AckOriginal = "original"
+	AckEnhanced = "enhanced"
+)
+
+// HL7Lenient are the parser tolerances a device profile may switch on:
+// segments glued into one line by a gateway, MSH-18 to be ignored in
+// favour of the device's encoding, UTF-8 sent under another MSH-18, an
+// MSH-18 value nobody knows.
+var HL7Lenient = []string{"glued-segments", "ignore-msh18", "sniff-utf8", "unknown-charset"}
 
 // Matching policies: how far matching may go for a device's results.
 const (
@@ -98,6 +120,24 @@ func (d *Device) Validate() error {
 	case "", MatchStrict, MatchPropose:
 	default:
 		return &FieldError{Field: "matchingPolicy", Message: `matching policy is "strict" or "propose-demographics"`}
+	}
+	switch d.AckMode {
+	case "", AckOriginal, AckEnhanced:
+	default:
+		return &FieldError{Field: "ackMode", Message: `ack mode is "original" or "enhanced" (empty: as MSH-15 asks)`}
+	}
+	for i, l := range d.Lenient {
+		if !slices.Contains(HL7Lenient, l) {
+			return &FieldError{Field: "lenient[" + itoa(i) + "]", Message: "lenient is a list of " + strings.Join(HL7Lenient, ", ")}
+		}
+	}
+	switch d.OrderMessage {
+	case "", "ORM^O01", "OML^O21":
+	default:
+		return &FieldError{Field: "orderMessage", Message: `order message is "ORM^O01" or "OML^O21"`}
+	}
+	if (d.AckMode != "" || len(d.Lenient) > 0 || d.OrderMessage != "") && d.Protocol != ProtocolHL7 {
+		return &FieldError{Field: "ackMode", Message: "ack mode, lenient and order message apply to HL7 devices only"}
 	}
 	if t := d.Transport; t != nil {
 		if t.Serial != "" && (t.Baud <= 0 || t.Baud > 921600) {

@@ -36,7 +36,10 @@ type Message struct {
 	DuplicateOf        int64     `json:"duplicateOf,omitempty"`
 	Attempts           int       `json:"attempts"`
 	Updated            time.Time `json:"updated"`
-	Raw                []byte    `json:"-"`
+	// Raw holds the bytes, or Blob names them in the blob store when the
+	// message is too large for a database row (DICOM instances).
+	Raw  []byte `json:"-"`
+	Blob string `json:"blob,omitempty"`
 }
 
 // Reconciliation reasons: why a result was not attached.
@@ -47,6 +50,13 @@ const (
 	ReasonUnmappedCode      = "unmapped_code"
 	ReasonUnknownDevice     = "unknown_device"
 	ReasonDuplicateConflict = "duplicate_conflict"
+	// ReasonMergeRequest: an outside system asked to merge two patients
+	// (HL7 ADT^A40, ADT^A34). medgate never merges on a message: a person
+	// confirms which records are the same person and merges them.
+	ReasonMergeRequest = "merge_request"
+	// ReasonPatientLimit: a message would create a patient beyond the
+	// organization's patient limit; raise the limit and reprocess it.
+	ReasonPatientLimit = "patient_limit"
 )
 
 // Reconciliation item states.

@@ -16,6 +16,37 @@ const (
 	GenderUnknown Gender = "unknown"
 )
 
+// GenderFromCode reads the administrative sex a device sends (HL7 table
+// 0001, DICOM Patient's Sex): M, F, O (A, ambiguous, is other), the words
+// too; "" when nothing was sent, unknown for U, N and what devices invent.
+func GenderFromCode(code string) Gender {
+	switch strings.ToUpper(strings.TrimSpace(code)) {
+	case "":
+		return ""
+	case "M", "MALE":
+		return GenderMale
+	case "F", "FEMALE":
+		return GenderFemale
+	case "O", "A", "OTHER":
+		return GenderOther
+	}
+	return GenderUnknown
+}
+
+// Code is the one-letter administrative sex devices read (M, F, O), ""
+// when unknown.
+func (g Gender) Code() string {
+	switch g {
+	case GenderMale:
+		return "M"
+	case GenderFemale:
+		return "F"
+	case GenderOther:
+		return "O"
+	}
+	return ""
+}
+
 // Patient is a person receiving care in one organization (the data controller).
 type Patient struct {
 	ID             int64        `json:"id"`

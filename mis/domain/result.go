@@ -80,6 +80,26 @@ type DiagnosticReport struct {
 	Issued         time.Time `json:"issued"`
 	Conclusion     string    `json:"conclusion,omitempty"`
 	Result         []int64   `json:"result,omitempty"` // observation ids
+	// PresentedForm is what the device sent as a document or image with
+	// the results (HL7 OBX-2 = ED: a PDF report, a histogram), in the
+	// order sent; the bytes live in the blob store.
+	PresentedForm []Attachment `json:"presentedForm,omitempty"`
+}
+
+// Attachment is one document or image of a report (FHIR Attachment). The
+// bytes are in the blob store under Location, named by their SHA-256, so
+// storing the same document again keeps one copy.
+type Attachment struct {
+	ContentType string     `json:"contentType"`
+	Title       string     `json:"title,omitempty"`
+	Size        int64      `json:"size"`
+	SHA256      string     `json:"sha256,omitempty"`   // hex
+	Location    string     `json:"location,omitempty"` // blob store key
+	Created     *time.Time `json:"created,omitempty"`
+	// Data carries the decoded bytes from the mapping to the ingest
+	// processor, which writes them to the blob store, sets Location and
+	// clears Data: never stored in the database nor sent as JSON.
+	Data []byte `json:"-"`
 }
 
 // ImagingStudy is a DICOM study as medgate indexed it.
@@ -98,6 +118,24 @@ type ImagingStudy struct {
 	NumberOfInstances int             `json:"numberOfInstances"`
 	Series            []ImagingSeries `json:"series,omitempty"`
 	Updated           time.Time       `json:"updated"`
+
+	// StudyID and ReferringPhysician are the modality's (0020,0010) and
+	// (0008,0090).
+	StudyID            string `json:"studyId,omitempty"`
+	ReferringPhysician string `json:"referringPhysician,omitempty"`
+	// Source is what the modality said about the patient, as received:
+	// shown on reconciliation, and answered to study-level queries while
+	// the study is attached to no patient.
+	Source SourcePatient `json:"sourcePatient"`
+}
+
+// SourcePatient is a patient as a device described them.
+type SourcePatient struct {
+	ID        string `json:"id,omitempty"`
+	Issuer    string `json:"issuer,omitempty"`
+	Name      string `json:"name,omitempty"`      // DICOM PN, decoded: Family^Given^Middle
+	BirthDate string `json:"birthDate,omitempty"` // YYYYMMDD as sent
+	Sex       string `json:"sex,omitempty"`       // M, F, O
 }
 
 // ImagingSeries is one series of a study.

@@ -76,9 +76,9 @@ func TestHL7BadInput(t *testing.T) {
 		if !errors.As(err, &inv) {
 			t.Fatalf("OBX without a code: %v", err)
 		}
-		err = w.p.Handle(w.ctx, hl7Env([]byte("MSH|^~\\&|BC-5380|LAB|||20261120||ADT^A01|X2|P|2.3.1\rPID|1||1\r"), "X2"))
+		err = w.p.Handle(w.ctx, hl7Env([]byte("MSH|^~\\&|BC-5380|LAB|||20261120||ADT^A03|X2|P|2.3.1\rPID|1||1\r"), "X2"))
 		if !errors.As(err, &inv) || !inv.Unsupported {
-			t.Fatalf("ADT on a results interface: %v", err)
+			t.Fatalf("ADT^A03 (discharge) is not taken: %v", err)
 		}
 		err = w.p.Handle(w.ctx, hl7Env([]byte("MSH|^~\\&|BC-5380|LAB|||20261120||ORU^R01|X3|P|2.3.1|||||||UNICODE UTF-8\rPID|1||1||\xff\xfe\r"), "X3"))
 		if !errors.As(err, &inv) {
@@ -113,6 +113,26 @@ func TestHL7Corpus(t *testing.T) {
 			if m.Status != domain.MessageQueued {
 				t.Errorf("message %d (%s): %s %q", m.ID, m.Key, m.Status, m.Reason)
 			}
+		}
+	})
+}
+
+// The start of a message too large to take is kept with status error and
+// never processed.
+func TestHL7TruncatedKept(t *testing.T) {
+	each(t, func(t *testing.T, w *world) {
+		w.hl7Device(t)
+		env := hl7Env([]byte("MSH|^~\\&|BC-5380|LAB|||20261120||ORU^R01|BIG1|P|2.3.1\rOBX|1|NM|HGB||1"), "BIG1")
+		env.Truncated = true
+		if err := w.p.Handle(w.ctx, env); err != nil {
+			t.Fatal(err)
+		}
+		ms := w.messages(t)
+		if len(ms) != 1 || ms[0].Status != domain.MessageError || ms[0].Reason == "" || ms[0].Key != "BIG1" {
+			t.Fatalf("messages %+v", ms)
+		}
+		if c := w.chart(t); len(c.Observations) != 0 {
+			t.Errorf("a truncated message was processed: %d observations", len(c.Observations))
 		}
 	})
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/medgate/medgate/listeners"
 	"github.com/medgate/medgate/mapping"
+	"github.com/medgate/medgate/mis/blob"
 	"github.com/medgate/medgate/mis/domain"
 	"github.com/medgate/medgate/mis/store"
 )
@@ -49,10 +50,33 @@ type Pipeline struct {
 	AcceptUnknown map[listeners.Protocol]bool
 	// DefaultOrg owns messages from unregistered devices.
 	DefaultOrg int64
-	Logger     *slog.Logger // default: discard
+	// Blobs keeps envelopes that carry their bytes in a file (DICOM
+	// instances); nil refuses them.
+	Blobs *blob.FS
+	// CacheTTL is how long Handle reuses device and code-map lookups;
+	// 0 means DefaultCacheTTL, negative disables the cache.
+	CacheTTL time.Duration
+
+	devices  ttlCache[deviceKey, []domain.Device]
+	codeMaps ttlCache[codeMapKey, *domain.CodeMap]
+	Logger   *slog.Logger // default: discard
 }
 
 var _ listeners.Handler = (*Pipeline)(nil)
+
+type deviceKey struct{ protocol, identity string }
+
+type codeMapKey struct {
+	org  int64
+	name string
+}
+
+func (p *Pipeline) cacheTTL() time.Duration {
+	if p.CacheTTL == 0 {
+		return DefaultCacheTTL
+	}
+	return p.CacheTTL
+}
 
 func (p *Pipeline) log() *slog.Logger {
 	if p.Logger == nil {
@@ -72,22 +96,88 @@ func (p *Pipeline) Handle(ctx context.Context, env *listeners.Envelope) error {
 		return listeners.ErrUnknownDevice
 	}
 	m := messageOf(env, dev, p.DefaultOrg)
-	orig, err := p.Store.SaveMessage(ctx, m)
+	if env.Truncated {
+		// Only the start of a message too large to take: kept for review,
+		// never processed; the listener refuses the message.
+		m.Status = domain.MessageError
+		m.Reason = fmt.Sprintf("message too large: only its first %d bytes were kept", len(env.Raw))
+		if _, err := p.Store.SaveMessage(ctx, m); err != nil {
+			return fmt.Errorf("%w: %v", listeners.ErrUnavailable, err)
+		}
+		return nil
+	}
+	if env.File != "" {
+		// Too large for a row: the bytes go to the blob store first, so the
+		// row never points at bytes that are not on disk.
+		if p.Blobs == nil {
+			return fmt.Errorf("%w: no blob store for %s messages", listeners.ErrUnavailable, env.Protocol)
+		}
+		key, err := p.Blobs.Put(ctx, env.File, env.Digest)
+		if err != nil {
+			p.log().Error("message not stored", "protocol", env.Protocol, "size", env.Size, "err", err)
+			return fmt.Errorf("%w: %v", listeners.ErrUnavailable, err)
+		}
+		m.Blob, m.Size = key, int(env.Size)
+	}
+	// A message whose bytes are already durable in the blob store is
+	// processed before its row is written, and row and result commit
+	// together: one commit per DICOM instance instead of two. A fault
+	// leaves the row alone (status received), processed again later.
+	var pre *store.IngestResult
+	var preInvalid *listeners.InvalidError
+	var fault error
+	if m.Blob != "" && dev != nil {
+		res, perr := p.run(ctx, m, dev, true)
+		switch {
+		case errors.As(perr, &preInvalid):
+			pre = &store.IngestResult{Status: domain.MessageError, Reason: preInvalid.Error()}
+		case perr != nil:
+			fault = perr
+		default:
+			pre = res
+		}
+	}
+	orig, err := p.Store.SaveMessageWithResult(ctx, m, pre)
 	if err != nil {
 		p.log().Error("message not stored", "protocol", env.Protocol, "size", len(env.Raw), "err", err)
 		return fmt.Errorf("%w: %v", listeners.ErrUnavailable, err)
 	}
-	switch m.Status {
-	case domain.MessageDuplicate:
+	// Only a resend or a conflict has an original; a new message's status
+	// may already be its result's.
+	switch status := m.Status; {
+	case orig == nil:
+	case status == domain.MessageDuplicate:
 		// A resend: the sender did not hear our ack. Answer as we did.
 		p.log().Info("duplicate message", "message", m.ID, "original", orig.ID, "key", m.Key)
+		if orig.Status == domain.MessageReceived && dev != nil {
+			// The original was stored but never processed (a fault while
+			// attaching it): the resend is the moment to try again, and
+			// only a processed original earns the positive answer.
+			first, err := p.Store.GetMessage(ctx, nil, orig.ID)
+			if err != nil {
+				return fmt.Errorf("%w: %v", listeners.ErrUnavailable, err)
+			}
+			return p.process(ctx, first, dev, true)
+		}
 		if orig.Status == domain.MessageError {
 			return &listeners.InvalidError{Stage: "parse", Reason: orig.Reason}
 		}
 		return nil
-	case domain.MessageQueued:
+	case status == domain.MessageQueued:
 		p.log().Warn("message conflicts with an earlier one", "message", m.ID, "original", orig.ID, "key", m.Key)
 		return nil // stored safely; a person compares the two
+	}
+	switch {
+	case pre != nil:
+		p.log().Info("message processed", "message", m.ID, "device", dev.Name, "status", m.Status,
+			"studies", len(pre.Studies), "queued", len(pre.Recon))
+		if preInvalid != nil {
+			return preInvalid
+		}
+		return nil
+	case fault != nil:
+		p.log().Error("processing failed; the message stays stored", "message", m.ID, "err", fault)
+		return fmt.Errorf("%w: %v", listeners.ErrUnavailable, fault)
 	}
 	if dev == nil {
 		res := &store.IngestResult{Status: domain.MessageQueued, Reason: "device not registered", Recon: []store.ReconDraft{{
@@ -99,13 +189,13 @@ func (p *Pipeline) Handle(ctx context.Context, env *listeners.Envelope) error {
 		}
 		return nil
 	}
-	return p.process(ctx, m, dev)
+	return p.process(ctx, m, dev, true)
 }
 
 // process runs the processor and writes its result. It is the common tail
 // of Handle, Reprocess and Recover.
-func (p *Pipeline) process(ctx context.Context, m *domain.Message, dev *domain.Device) error {
-	res, perr := p.run(ctx, m, dev)
+func (p *Pipeline) process(ctx context.Context, m *domain.Message, dev *domain.Device, cached bool) error {
+	res, perr := p.run(ctx, m, dev, cached)
 	var invalid *listeners.InvalidError
 	switch {
 	case errors.As(perr, &invalid):
@@ -126,14 +216,20 @@ func (p *Pipeline) process(ctx context.Context, m *domain.Message, dev *domain.D
 	return nil
 }
 
-func (p *Pipeline) run(ctx context.Context, m *domain.Message, dev *domain.Device) (*store.IngestResult, error) {
+func (p *Pipeline) run(ctx context.Context, m *domain.Message, dev *domain.Device, cached bool) (*store.IngestResult, error) {
 	proc := p.Processors[listeners.Protocol(m.Protocol)]
 	if proc == nil {
 		return nil, &listeners.InvalidError{Stage: "map", Reason: fmt.Sprintf("no processor for protocol %q", m.Protocol), Unsupported: true}
 	}
 	in := Input{Message: m, Device: dev, Lookup: p.Store}
 	if dev.CodeMap != "" {
-		cm, err := p.Store.GetCodeMap(ctx, dev.OrganizationID, dev.CodeMap)
+		ttl := p.cacheTTL()
+		if !cached {
+			ttl = -1
+		}
+		cm, err := p.codeMaps.get(codeMapKey{dev.OrganizationID, dev.CodeMap}, ttl, func() (*domain.CodeMap, error) {
+			return p.Store.GetCodeMap(ctx, dev.OrganizationID, dev.CodeMap)
+		})
 		switch {
 		case err == nil:
 			in.CodeMap = cm
@@ -179,7 +275,7 @@ func (p *Pipeline) Reprocess(ctx context.Context, orgs []int64, id int64) (*doma
 	if err != nil {
 		return nil, err
 	}
-	if err := p.process(ctx, m, dev); err != nil {
+	if err := p.process(ctx, m, dev, false); err != nil {
 		var invalid *listeners.InvalidError
 		if !errors.As(err, &invalid) {
 			return nil, err
@@ -211,7 +307,7 @@ func (p *Pipeline) Recover(ctx context.Context) (int, error) {
 			if err != nil {
 				return n, err
 			}
-			if err := p.process(ctx, m, dev); err != nil && errors.Is(err, listeners.ErrUnavailable) {
+			if err := p.process(ctx, m, dev, false); err != nil && errors.Is(err, listeners.ErrUnavailable) {
 				return n, err
 			}
 			n++
@@ -223,6 +319,27 @@ func (p *Pipeline) Recover(ctx context.Context) (int, error) {
 	}
 }
 
+// Admit decides whether a peer may open a session at all, before it sends
+// anything (a DICOM association): nil when a registered device has this
+// identity and address, or when the protocol accepts unknown devices;
+// listeners.ErrUnknownDevice otherwise.
+func (p *Pipeline) Admit(ctx context.Context, env *listeners.Envelope) error {
+	dev, err := p.identify(ctx, env)
+	if err != nil {
+		return fmt.Errorf("%w: %v", listeners.ErrUnavailable, err)
+	}
+	if dev == nil && !p.AcceptUnknown[env.Protocol] {
+		p.log().Warn("session from unregistered device refused", "protocol", env.Protocol, "peer", env.Peer, "identity", identity(env))
+		return listeners.ErrUnknownDevice
+	}
+	return nil
+}
+
+// Device is the registered device an envelope's identity names, or nil.
+func (p *Pipeline) Device(ctx context.Context, env *listeners.Envelope) (*domain.Device, error) {
+	return p.identify(ctx, env)
+}
+
 // identify finds the registered device an envelope comes from: the
 // protocol's identity field, then the address allow-list and, for HL7,
 // the sending facility when the device names one. Two devices claiming
@@ -232,7 +349,9 @@ func (p *Pipeline) identify(ctx context.Context, env *listeners.Envelope) (*doma
 	if id == "" {
 		return nil, nil
 	}
-	devs, err := p.Store.FindDevices(ctx, string(env.Protocol), id)
+	devs, err := p.devices.get(deviceKey{string(env.Protocol), id}, p.cacheTTL(), func() ([]domain.Device, error) {
+		return p.Store.FindDevices(ctx, string(env.Protocol), id)
+	})
 	if err != nil {
 		return nil, err
 	}

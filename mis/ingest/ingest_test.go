@@ -298,6 +298,32 @@ func TestRecoverAfterCrash(t *testing.T) {
 	})
 }
 
+// A resend of a message stored but never attached (the process stopped, or
+// attaching failed) attaches the original once instead of answering
+// "done" for work that was not done.
+func TestResendOfUnprocessedOriginal(t *testing.T) {
+	each(t, func(t *testing.T, w *world) {
+		raw := []byte(w.order.Specimens[0].Barcode + "|HGB|135")
+		m := &domain.Message{OrganizationID: w.org, DeviceID: w.dev.ID, Protocol: "astm", Sender: "XN-550", Key: "9",
+			Received: time.Now(), SHA256: fmt.Sprintf("%x", (&listeners.Envelope{Raw: raw}).SHA256()), Raw: raw}
+		if _, err := w.st.SaveMessage(w.ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if err := w.p.Handle(w.ctx, w.env("XN-550", "9", string(raw))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if c := w.chart(t); len(c.Observations) != 1 {
+			t.Fatalf("%d observations after two resends, want 1", len(c.Observations))
+		}
+		got, err := w.st.GetMessage(w.ctx, nil, m.ID)
+		if err != nil || got.Status != domain.MessageProcessed {
+			t.Fatalf("original: %+v, %v", got, err)
+		}
+	})
+}
+
 func TestConcurrentProducers(t *testing.T) {
 	each(t, func(t *testing.T, w *world) {
 		b := w.order.Specimens[0].Barcode

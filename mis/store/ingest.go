@@ -16,6 +16,13 @@ type IngestStore interface {
 	// same Key with different bytes is stored as a conflict (status queued,
 	// reason duplicate_conflict) and orig is the first message.
 	SaveMessage(ctx context.Context, m *domain.Message) (orig *domain.Message, err error)
+	// SaveMessageWithResult is SaveMessage and ApplyIngest in one
+	// transaction, for a message whose bytes are already durable elsewhere
+	// (Blob set) and were processed before the row was written: r is
+	// applied only when m is a new original, and m.Status becomes r's.
+	// For a resend or a conflict it behaves as SaveMessage and r is
+	// dropped.
+	SaveMessageWithResult(ctx context.Context, m *domain.Message, r *IngestResult) (orig *domain.Message, err error)
 	// GetMessage reads a message with its raw bytes; orgs nil means any
 	// organization (the pipeline's own use).
 	GetMessage(ctx context.Context, orgs []int64, id int64) (*domain.Message, error)
@@ -47,6 +54,10 @@ type IngestStore interface {
 	FindOrderByStudyUID(ctx context.Context, org int64, uid string) (*domain.ServiceRequest, error)
 	FindPatientsByIdentifier(ctx context.Context, org int64, id domain.Identifier) ([]domain.Patient, error)
 	FindPatientsByDemographics(ctx context.Context, org int64, family, given, birthDate string, gender domain.Gender) ([]domain.Patient, error)
+	// FindOrdersByIdentifier lists the orders of org holding an outside
+	// placer or filler number (domain.OrderUpsert.Identifiers) with this
+	// value, in any system, each with the identifier that matched.
+	FindOrdersByIdentifier(ctx context.Context, org int64, value string) ([]domain.OrderRef, error)
 
 	ListRecon(ctx context.Context, q ReconQuery) (list []domain.ReconItem, next string, err error)
 	GetRecon(ctx context.Context, orgs []int64, id int64) (*domain.ReconItem, error)

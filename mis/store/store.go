@@ -83,8 +83,11 @@ type AuditQuery struct {
 // Store is medgate's persistence.
 type Store interface {
 	IngestStore
+	ImagingStore
+	Leaser
 	Searcher
 	EventStore
+	OutboundStore
 
 	Ping(ctx context.Context) error
 	Close() error

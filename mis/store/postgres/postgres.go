@@ -29,6 +29,11 @@ func Dialect() sqlstore.Dialect {
 		// Instances starting together take turns migrating.
 		MigrationLock: `SELECT pg_advisory_xact_lock(7305736179375961)`,
 		NextIDs:       `SELECT nextval(pg_get_serial_sequence('observations', 'id')) FROM generate_series(1, $1)`,
+		// Work done once per deployment (publishing events, sending
+		// orders) is leased to one instance; the schema is part of the key,
+		// as advisory locks are database-wide.
+		AdvisoryLock:   `SELECT pg_try_advisory_lock(hashtextextended(current_schema() || ':' || $1::text, 0))`,
+		AdvisoryUnlock: `SELECT pg_advisory_unlock(hashtextextended(current_schema() || ':' || $1::text, 0))`,
 	}
 }
 

@@ -2,7 +2,9 @@ package postgres_test
 
 import (
 	"context"
+	"database/sql"
 	"testing"
+	"time"
 
 	"github.com/medgate/medgate/mis/store"
 	"github.com/medgate/medgate/mis/store/postgres"
@@ -39,4 +41,43 @@ func TestConcurrentMigrate(t *testing.T) {
 			t.Error(err)
 		}
 	}
+}
+
+// A lease whose database session is killed reports itself lost, and the
+// lease can be taken again.
+func TestLeaseLostWithItsSession(t *testing.T) {
+	url := pgtest.URL(t)
+	ctx := context.Background()
+	s, err := postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	l, ok, err := s.TryLease(ctx, "lost-test")
+	if err != nil || !ok {
+		t.Fatalf("TryLease: %v %v", ok, err)
+	}
+	admin, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	var killed int
+	err = admin.QueryRowContext(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE query LIKE '%pg_try_advisory_lock%' AND query NOT LIKE '%pg_stat_activity%' AND datname = current_database()
+		AND pid <> pg_backend_pid()`).Scan(&killed)
+	if err != nil || killed == 0 {
+		t.Fatalf("terminating the lease's session: %d, %v", killed, err)
+	}
+	select {
+	case <-l.Lost():
+	case <-time.After(20 * time.Second):
+		t.Fatal("the lease did not notice its session ended")
+	}
+	l.Release()
+	again, ok, err := s.TryLease(ctx, "lost-test")
+	if err != nil || !ok {
+		t.Fatalf("TryLease after the session died: %v %v", ok, err)
+	}
+	again.Release()
 }

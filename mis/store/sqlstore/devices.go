@@ -12,7 +12,8 @@ import (
 )
 
 const deviceColumns = `id, org_id, branch_id, name, protocol, ae_title, addresses, sending_application, sending_facility,
-	sender, transport, encoding, code_map, matching_policy, sends_results, queries_orders, receives_orders, active, created, updated`
+	sender, transport, encoding, code_map, matching_policy, sends_results, queries_orders, receives_orders, active, created, updated,
+	ack_mode, lenient, order_message`
 
 func deviceArgs(d *domain.Device) []any {
 	addrs, _ := json.Marshal(d.Addresses)
@@ -23,22 +24,31 @@ func deviceArgs(d *domain.Device) []any {
 	}
 	return []any{d.OrganizationID, nullID(d.BranchID), d.Name, d.Protocol, d.AETitle, string(addrs), d.SendingApplication,
 		d.SendingFacility, d.Sender, transport, d.Encoding, d.CodeMap, d.MatchingPolicy, d.SendsResults, d.QueriesOrders,
-		d.ReceivesOrders, d.Active, micros(d.Created), micros(d.Updated)}
+		d.ReceivesOrders, d.Active, micros(d.Created), micros(d.Updated), d.AckMode, lenientJSON(d.Lenient), d.OrderMessage}
+}
+
+func lenientJSON(l []string) string {
+	if len(l) == 0 {
+		return "[]"
+	}
+	b, _ := json.Marshal(l)
+	return string(b)
 }
 
 func scanDevice(row interface{ Scan(...any) error }) (domain.Device, error) {
 	var d domain.Device
 	var branch sql.NullInt64
-	var addrs, transport string
+	var addrs, transport, lenient string
 	var created, updated int64
 	err := row.Scan(&d.ID, &d.OrganizationID, &branch, &d.Name, &d.Protocol, &d.AETitle, &addrs, &d.SendingApplication,
 		&d.SendingFacility, &d.Sender, &transport, &d.Encoding, &d.CodeMap, &d.MatchingPolicy, &d.SendsResults,
-		&d.QueriesOrders, &d.ReceivesOrders, &d.Active, &created, &updated)
+		&d.QueriesOrders, &d.ReceivesOrders, &d.Active, &created, &updated, &d.AckMode, &lenient, &d.OrderMessage)
 	if err != nil {
 		return d, err
 	}
 	d.BranchID, d.Created, d.Updated = branch.Int64, fromMicros(created), fromMicros(updated)
 	_ = json.Unmarshal([]byte(addrs), &d.Addresses)
+	_ = json.Unmarshal([]byte(lenient), &d.Lenient)
 	if transport != "" {
 		d.Transport = &domain.Transport{}
 		_ = json.Unmarshal([]byte(transport), d.Transport)
@@ -53,8 +63,8 @@ func (s *Store) CreateDevice(ctx context.Context, d *domain.Device, audit *domai
 	return s.inTx(ctx, func(tx *txn) error {
 		err := tx.QueryRowContext(ctx, `INSERT INTO devices (org_id, branch_id, name, protocol, ae_title, addresses,
 			sending_application, sending_facility, sender, transport, encoding, code_map, matching_policy, sends_results,
-			queries_orders, receives_orders, active, created, updated)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) RETURNING id`,
+			queries_orders, receives_orders, active, created, updated, ack_mode, lenient, order_message)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) RETURNING id`,
 			deviceArgs(d)...).Scan(&d.ID)
 		if s.d.IsUniqueViolation(err) {
 			return &store.ConflictError{Field: "name", Message: fmt.Sprintf("a device named %q exists", d.Name)}
@@ -78,7 +88,7 @@ func (s *Store) UpdateDevice(ctx context.Context, orgs []int64, d *domain.Device
 		_, err = tx.ExecContext(ctx, `UPDATE devices SET branch_id = $1, name = $2, protocol = $3, ae_title = $4, addresses = $5,
 			sending_application = $6, sending_facility = $7, sender = $8, transport = $9, encoding = $10, code_map = $11,
 			matching_policy = $12, sends_results = $13, queries_orders = $14, receives_orders = $15, active = $16,
-			created = $17, updated = $18 WHERE id = $19`, args...)
+			created = $17, updated = $18, ack_mode = $19, lenient = $20, order_message = $21 WHERE id = $22`, args...)
 		if s.d.IsUniqueViolation(err) {
 			return &store.ConflictError{Field: "name", Message: fmt.Sprintf("a device named %q exists", d.Name)}
 		}

@@ -11,7 +11,7 @@ import (
 )
 
 const messageColumns = `id, org_id, device_id, protocol, listener, peer, calling_ae, called_ae, sending_app, sending_facility,
-	sender, msg_key, msg_type, received, size, sha256, status, reason, duplicate_of, attempts, updated`
+	sender, msg_key, msg_type, received, size, sha256, status, reason, duplicate_of, attempts, updated, blob`
 
 func scanMessage(row interface{ Scan(...any) error }) (domain.Message, error) {
 	var m domain.Message
@@ -19,7 +19,7 @@ func scanMessage(row interface{ Scan(...any) error }) (domain.Message, error) {
 	var received, updated int64
 	err := row.Scan(&m.ID, &org, &device, &m.Protocol, &m.Listener, &m.Peer, &m.CallingAE, &m.CalledAE,
 		&m.SendingApplication, &m.SendingFacility, &m.Sender, &m.Key, &m.Type, &received, &m.Size, &m.SHA256,
-		&m.Status, &m.Reason, &dup, &m.Attempts, &updated)
+		&m.Status, &m.Reason, &dup, &m.Attempts, &updated, &m.Blob)
 	m.OrganizationID, m.DeviceID, m.DuplicateOf = org.Int64, device.Int64, dup.Int64
 	m.Received, m.Updated = fromMicros(received), fromMicros(updated)
 	return m, err
@@ -31,10 +31,21 @@ var errRaced = errors.New("raced with a copy of the same message")
 
 // SaveMessage stores an inbound message through group commit.
 func (s *Store) SaveMessage(ctx context.Context, m *domain.Message) (*domain.Message, error) {
+	return s.SaveMessageWithResult(ctx, m, nil)
+}
+
+// SaveMessageWithResult stores a message and, when it is a new original,
+// what processing it produced, in one group-committed transaction.
+func (s *Store) SaveMessageWithResult(ctx context.Context, m *domain.Message, r *store.IngestResult) (*domain.Message, error) {
+	if r != nil && m.Blob == "" {
+		return nil, errors.New("SaveMessageWithResult: the message's bytes must be durable in the blob store first")
+	}
 	if m.Status == "" {
 		m.Status = domain.MessageReceived
 	}
-	m.Size = len(m.Raw)
+	if m.Blob == "" {
+		m.Size = len(m.Raw)
+	}
 	m.Updated = now()
 	for attempt := 0; ; attempt++ {
 		var orig *domain.Message
@@ -42,7 +53,14 @@ func (s *Store) SaveMessage(ctx context.Context, m *domain.Message) (*domain.Mes
 		err := s.ingestTx(ctx, func(tx *txn) error {
 			var err error
 			orig, err = s.saveMessage(ctx, tx, m)
-			return err
+			if err != nil || r == nil || orig != nil || m.Status != domain.MessageReceived {
+				return err
+			}
+			if err := applyIngest(ctx, tx, m.ID, r); err != nil {
+				return err
+			}
+			m.Status, m.Reason = r.Status, r.Reason
+			return nil
 		})
 		if errors.Is(err, errRaced) && attempt == 0 {
 			*m = given
@@ -85,11 +103,11 @@ func (s *Store) saveMessage(ctx context.Context, tx *txn, m *domain.Message) (*d
 	}
 	err := tx.QueryRowContext(ctx, `INSERT INTO messages (org_id, device_id, protocol, listener, peer, calling_ae, called_ae,
 		sending_app, sending_facility, sender, msg_key, msg_type, received, size, sha256, status, reason, duplicate_of,
-		is_original, attempts, updated)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, 0, $20) RETURNING id`,
+		is_original, attempts, updated, blob)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, 0, $20, $21) RETURNING id`,
 		nullID(m.OrganizationID), nullID(m.DeviceID), m.Protocol, m.Listener, m.Peer, m.CallingAE, m.CalledAE,
 		m.SendingApplication, m.SendingFacility, m.Sender, m.Key, m.Type, micros(m.Received), m.Size, m.SHA256,
-		m.Status, m.Reason, nullID(m.DuplicateOf), original, micros(m.Updated)).Scan(&m.ID)
+		m.Status, m.Reason, nullID(m.DuplicateOf), original, micros(m.Updated), m.Blob).Scan(&m.ID)
 	if s.d.IsUniqueViolation(err) {
 		return nil, errRaced
 	}
@@ -97,7 +115,11 @@ func (s *Store) saveMessage(ctx context.Context, tx *txn, m *domain.Message) (*d
 		return nil, err
 	}
 	if storeRaw {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO message_raw (message_id, raw) VALUES ($1, $2)`, m.ID, m.Raw); err != nil {
+		raw := m.Raw
+		if raw == nil {
+			raw = []byte{} // the bytes are in the blob store
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO message_raw (message_id, raw) VALUES ($1, $2)`, m.ID, raw); err != nil {
 			return nil, err
 		}
 	}
@@ -192,7 +214,12 @@ func (s *Store) ListMessages(ctx context.Context, q store.MessageQuery) ([]domai
 
 // ReceivedMessages lists messages stored but not processed, oldest first.
 func (s *Store) ReceivedMessages(ctx context.Context, limit int) ([]int64, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT id FROM messages WHERE status = $1 ORDER BY id LIMIT $2`, domain.MessageReceived, limit)
+	return queryIDs(ctx, s.r, `SELECT id FROM messages WHERE status = $1 ORDER BY id LIMIT $2`, domain.MessageReceived, limit)
+}
+
+// queryIDs runs a query of one integer column.
+func queryIDs(ctx context.Context, q querier, query string, args ...any) ([]int64, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -239,6 +266,11 @@ func applyIngest(ctx context.Context, tx *txn, messageID int64, r *store.IngestR
 			return err
 		}
 	}
+	// Patients and orders an outside system sent: found again by their
+	// identifiers, so a second run updates what the first one wrote.
+	if err := applyUpserts(ctx, tx, messageID, org.Int64, r); err != nil {
+		return err
+	}
 	for i := range r.Reports {
 		rs := &r.Reports[i]
 		rs.Report.MessageID = messageID
@@ -252,8 +284,12 @@ func applyIngest(ctx context.Context, tx *txn, messageID int64, r *store.IngestR
 		}
 	}
 	for i := range r.Studies {
-		if err := saveStudy(ctx, tx, &r.Studies[i]); err != nil {
+		news, err := saveStudy(ctx, tx, &r.Studies[i])
+		if err != nil {
 			return fmt.Errorf("study %d: %w", i, err)
+		}
+		if !news {
+			continue // another instance of a study already announced
 		}
 		if err := enqueueStudy(ctx, tx, r.Studies[i].ID, messageID); err != nil {
 			return err

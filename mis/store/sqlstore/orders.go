@@ -21,7 +21,9 @@ func nextSeq(ctx context.Context, tx *txn, org int64, name string) (int64, error
 }
 
 // CreateServiceRequest inserts an order with its keys: accession number,
-// the lab specimen and its barcode, the imaging Study Instance UID.
+// the lab specimen and its barcode, the imaging Study Instance UID; an
+// active lab order is queued for the devices that receive orders (see
+// store.OutboundStore).
 func (s *Store) CreateServiceRequest(ctx context.Context, r *domain.ServiceRequest, audit *domain.AuditEvent) error {
 	t := now()
 	r.AuthoredOn, r.Updated = t, t
@@ -79,6 +81,10 @@ func (s *Store) CreateServiceRequest(ctx context.Context, r *domain.ServiceReque
 			if err := s.addSpecimens(ctx, tx, r); err != nil {
 				return err
 			}
+		}
+		// The devices that receive orders get it with the order, or not at all.
+		if err := enqueueNewOrder(ctx, tx, r); err != nil {
+			return err
 		}
 		return writeAudit(ctx, tx, audit, "ServiceRequest", r.ID, r.PatientID, r.OrganizationID)
 	})
@@ -258,7 +264,9 @@ func (s *Store) ListServiceRequests(ctx context.Context, q store.OrderQuery) ([]
 	return list, next, loadSpecimens(ctx, s.r, list)
 }
 
-// SetServiceRequestStatus moves an order along its lifecycle.
+// SetServiceRequestStatus moves an order along its lifecycle; activating a
+// lab order queues it for the devices that receive orders, cancelling it
+// queues a cancellation for those it was queued for.
 func (s *Store) SetServiceRequestStatus(ctx context.Context, orgs []int64, id int64, to domain.RequestStatus, audit *domain.AuditEvent) (*domain.ServiceRequest, error) {
 	var out *domain.ServiceRequest
 	err := s.inTx(ctx, func(tx *txn) error {
@@ -278,8 +286,18 @@ func (s *Store) SetServiceRequestStatus(ctx context.Context, orgs []int64, id in
 		if n, _ := res.RowsAffected(); n != 1 {
 			return &store.ConflictError{Field: "status", Message: "the order was changed by someone else; reload and retry"}
 		}
+		from := r.Status
 		r.Status = to
 		out = r
+		switch {
+		case to == domain.StatusActive:
+			err = enqueueNewOrder(ctx, tx, r)
+		case r.Category == domain.CategoryLab && (to == domain.StatusCancelled || to == domain.StatusEnteredInError) && from != domain.StatusCompleted:
+			err = enqueueCancel(ctx, tx, r)
+		}
+		if err != nil {
+			return err
+		}
 		return writeAudit(ctx, tx, audit, "ServiceRequest", r.ID, r.PatientID, r.OrganizationID)
 	})
 	return out, err

@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,11 +29,15 @@ func saveReport(ctx context.Context, tx *txn, r *domain.DiagnosticReport, obs []
 	if r.Issued.IsZero() {
 		r.Issued = now()
 	}
-	err := tx.QueryRowContext(ctx, `INSERT INTO reports (org_id, patient_id, request_id, message_id, code_system, code,
-		code_display, status, effective, issued, conclusion)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
+	form, err := presentedForm(r.PresentedForm)
+	if err != nil {
+		return err
+	}
+	err = tx.QueryRowContext(ctx, `INSERT INTO reports (org_id, patient_id, request_id, message_id, code_system, code,
+		code_display, status, effective, issued, conclusion, presented_form)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
 		r.OrganizationID, nullID(r.PatientID), nullID(r.RequestID), nullID(r.MessageID), r.Code.System, r.Code.Code,
-		r.Code.Display, r.Status, micros(r.Effective), micros(r.Issued), r.Conclusion).Scan(&r.ID)
+		r.Code.Display, r.Status, micros(r.Effective), micros(r.Issued), r.Conclusion, form).Scan(&r.ID)
 	if err != nil {
 		return err
 	}
@@ -60,6 +66,33 @@ func saveReport(ctx context.Context, tx *txn, r *domain.DiagnosticReport, obs []
 	}
 	for _, o := range obs {
 		r.Result = append(r.Result, o.ID)
+	}
+	return nil
+}
+
+// presentedForm is the presented_form column: the attachments as JSON,
+// their bytes already in the blob store (an attachment still holding
+// Data, or without a blob key, is a caller's bug: nothing is written).
+func presentedForm(list []domain.Attachment) (string, error) {
+	if len(list) == 0 {
+		return "[]", nil
+	}
+	for i, a := range list {
+		if a.Location == "" || a.Data != nil {
+			return "", fmt.Errorf("report attachment %d is not in the blob store", i)
+		}
+	}
+	b, err := json.Marshal(list)
+	return string(b), err
+}
+
+// scanPresentedForm reads the presented_form column.
+func scanPresentedForm(s string, r *domain.DiagnosticReport) error {
+	if s == "" || s == "[]" {
+		return nil
+	}
+	if err := json.Unmarshal([]byte(s), &r.PresentedForm); err != nil {
+		return fmt.Errorf("report %d presented_form: %w", r.ID, err)
 	}
 	return nil
 }
@@ -288,7 +321,7 @@ func (s *Store) PatientChart(ctx context.Context, orgs []int64, patientID int64)
 		return nil, err
 	}
 	rows, err := s.r.QueryContext(ctx, `SELECT id, org_id, patient_id, request_id, message_id, code_system, code, code_display,
-		status, effective, issued, conclusion FROM reports WHERE patient_id = $1 ORDER BY effective, id`, patientID)
+		status, effective, issued, conclusion, presented_form FROM reports WHERE patient_id = $1 ORDER BY effective, id`, patientID)
 	if err != nil {
 		return nil, err
 	}
@@ -298,8 +331,12 @@ func (s *Store) PatientChart(ctx context.Context, orgs []int64, patientID int64)
 		var r domain.DiagnosticReport
 		var patient, request, message sql.NullInt64
 		var effective, issued int64
+		var form string
 		if err := rows.Scan(&r.ID, &r.OrganizationID, &patient, &request, &message, &r.Code.System, &r.Code.Code,
-			&r.Code.Display, &r.Status, &effective, &issued, &r.Conclusion); err != nil {
+			&r.Code.Display, &r.Status, &effective, &issued, &r.Conclusion, &form); err != nil {
+			return nil, err
+		}
+		if err := scanPresentedForm(form, &r); err != nil {
 			return nil, err
 		}
 		r.PatientID, r.RequestID, r.MessageID = patient.Int64, request.Int64, message.Int64
@@ -323,29 +360,60 @@ func (s *Store) PatientChart(ctx context.Context, orgs []int64, patientID int64)
 // stored are left as they are and the counts are recomputed.
 func (s *Store) SaveImagingStudy(ctx context.Context, st *domain.ImagingStudy, audit *domain.AuditEvent) error {
 	return s.inTx(ctx, func(tx *txn) error {
-		if err := saveStudy(ctx, tx, st); err != nil {
+		if _, err := saveStudy(ctx, tx, st); err != nil {
 			return err
 		}
 		return writeAudit(ctx, tx, audit, "ImagingStudy", st.ID, st.PatientID, st.OrganizationID)
 	})
 }
 
-func saveStudy(ctx context.Context, tx *txn, st *domain.ImagingStudy) error {
+// saveStudy inserts or extends a study and reports whether it is news: a
+// study medgate did not hold, or one now attached to another patient or
+// order. Another instance of a known study is not (a CBCT is 500 of them).
+func saveStudy(ctx context.Context, tx *txn, st *domain.ImagingStudy) (news bool, err error) {
 	st.Updated = now()
+	// Instances arrive one message at a time: the study's modalities are
+	// the union of what every series said.
+	var prev string
+	var prevPatient, prevRequest sql.NullInt64
+	err = tx.QueryRowContext(ctx, `SELECT modalities, patient_id, request_id FROM imaging_studies WHERE org_id = $1 AND study_uid = $2`,
+		st.OrganizationID, st.StudyInstanceUID).Scan(&prev, &prevPatient, &prevRequest)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		news = true
+	case err != nil:
+		return false, err
+	default:
+		news = st.PatientID != 0 && st.PatientID != prevPatient.Int64 || st.RequestID != 0 && st.RequestID != prevRequest.Int64
+	}
+	var had []string
+	_ = json.Unmarshal([]byte(prev), &had)
+	for _, m := range had {
+		if m != "" && !slices.Contains(st.Modalities, m) {
+			st.Modalities = append(st.Modalities, m)
+		}
+	}
+	slices.Sort(st.Modalities)
 	mods, _ := json.Marshal(st.Modalities)
-	err := tx.QueryRowContext(ctx, `INSERT INTO imaging_studies (org_id, patient_id, request_id, study_uid, accession,
-		modalities, description, started, status, n_series, n_instances, updated)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, 0, $10)
+	src := st.Source
+	err = tx.QueryRowContext(ctx, `INSERT INTO imaging_studies (org_id, patient_id, request_id, study_uid, accession,
+		modalities, description, started, status, n_series, n_instances, updated,
+		src_patient_id, src_issuer, src_patient_name, src_birth_date, src_sex, study_id, referring)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, 0, $10, $11, $12, $13, $14, $15, $16, $17)
 		ON CONFLICT (org_id, study_uid) DO UPDATE SET
 			patient_id = COALESCE(excluded.patient_id, imaging_studies.patient_id),
 			request_id = COALESCE(excluded.request_id, imaging_studies.request_id),
 			accession = excluded.accession, modalities = excluded.modalities, description = excluded.description,
-			started = COALESCE(excluded.started, imaging_studies.started), status = excluded.status, updated = excluded.updated
+			started = COALESCE(excluded.started, imaging_studies.started), status = excluded.status, updated = excluded.updated,
+			src_patient_id = excluded.src_patient_id, src_issuer = excluded.src_issuer,
+			src_patient_name = excluded.src_patient_name, src_birth_date = excluded.src_birth_date,
+			src_sex = excluded.src_sex, study_id = excluded.study_id, referring = excluded.referring
 		RETURNING id`,
 		st.OrganizationID, nullID(st.PatientID), nullID(st.RequestID), st.StudyInstanceUID, st.AccessionNumber,
-		string(mods), st.Description, nullMicros(st.Started), st.Status, micros(st.Updated)).Scan(&st.ID)
+		string(mods), st.Description, nullMicros(st.Started), st.Status, micros(st.Updated),
+		src.ID, src.Issuer, src.Name, src.BirthDate, src.Sex, st.StudyID, st.ReferringPhysician).Scan(&st.ID)
 	if err != nil {
-		return err
+		return false, err
 	}
 	for _, se := range st.Series {
 		var seriesID int64
@@ -355,19 +423,19 @@ func saveStudy(ctx context.Context, tx *txn, st *domain.ImagingStudy) error {
 				description = excluded.description, body_part = excluded.body_part
 			RETURNING id`, st.ID, se.UID, se.Number, se.Modality, se.Description, se.BodyPart).Scan(&seriesID)
 		if err != nil {
-			return fmt.Errorf("series %s: %w", se.UID, err)
+			return false, fmt.Errorf("series %s: %w", se.UID, err)
 		}
 		for _, in := range se.Instances {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO imaging_instances (series_id, sop_uid, sop_class, number,
 				transfer_syntax, size, sha256, location) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 				ON CONFLICT (series_id, sop_uid) DO NOTHING`,
 				seriesID, in.SOPInstanceUID, in.SOPClassUID, in.Number, in.TransferSyntax, in.Size, in.SHA256, in.Location); err != nil {
-				return fmt.Errorf("instance %s: %w", in.SOPInstanceUID, err)
+				return false, fmt.Errorf("instance %s: %w", in.SOPInstanceUID, err)
 			}
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE imaging_series SET n_instances =
 			(SELECT count(*) FROM imaging_instances WHERE series_id = $1) WHERE id = $1`, seriesID); err != nil {
-			return err
+			return false, err
 		}
 	}
 	err = tx.QueryRowContext(ctx, `UPDATE imaging_studies SET
@@ -375,9 +443,9 @@ func saveStudy(ctx context.Context, tx *txn, st *domain.ImagingStudy) error {
 		n_instances = (SELECT COALESCE(sum(n_instances), 0) FROM imaging_series WHERE study_id = $1)
 		WHERE id = $1 RETURNING n_series, n_instances, patient_id`, st.ID).Scan(&st.NumberOfSeries, &st.NumberOfInstances, new(sql.NullInt64))
 	if err != nil {
-		return err
+		return false, err
 	}
-	return nil
+	return news, nil
 }
 
 // PatientStudies lists a patient's studies with series and instances.
@@ -389,57 +457,5 @@ func (s *Store) PatientStudies(ctx context.Context, orgs []int64, patientID int6
 }
 
 func (s *Store) studies(ctx context.Context, patientID int64) ([]domain.ImagingStudy, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT st.id, st.org_id, st.patient_id, st.request_id, st.study_uid, st.accession,
-		st.modalities, st.description, st.started, st.status, st.n_series, st.n_instances, st.updated,
-		se.id, se.uid, se.number, se.modality, se.description, se.body_part, se.n_instances,
-		i.sop_uid, i.sop_class, i.number, i.transfer_syntax, i.size, i.sha256, i.location
-		FROM imaging_studies st
-		LEFT JOIN imaging_series se ON se.study_id = st.id
-		LEFT JOIN imaging_instances i ON i.series_id = se.id
-		WHERE st.patient_id = $1
-		ORDER BY st.started, st.id, se.number, se.id, i.number, i.id`, patientID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	list := []domain.ImagingStudy{}
-	var lastStudy, lastSeries int64
-	for rows.Next() {
-		var st domain.ImagingStudy
-		var patient, request, started, updated sql.NullInt64
-		var mods string
-		var seID sql.NullInt64
-		var seUID, seMod, seDesc, seBody sql.NullString
-		var seNum, seN sql.NullInt64
-		var inUID, inClass, inTS, inSHA, inLoc sql.NullString
-		var inNum, inSize sql.NullInt64
-		if err := rows.Scan(&st.ID, &st.OrganizationID, &patient, &request, &st.StudyInstanceUID, &st.AccessionNumber,
-			&mods, &st.Description, &started, &st.Status, &st.NumberOfSeries, &st.NumberOfInstances, &updated,
-			&seID, &seUID, &seNum, &seMod, &seDesc, &seBody, &seN,
-			&inUID, &inClass, &inNum, &inTS, &inSize, &inSHA, &inLoc); err != nil {
-			return nil, err
-		}
-		if st.ID != lastStudy {
-			st.PatientID, st.RequestID, st.Started = patient.Int64, request.Int64, timePtr(started)
-			st.Updated = fromMicros(updated.Int64)
-			_ = json.Unmarshal([]byte(mods), &st.Modalities)
-			list = append(list, st)
-			lastStudy, lastSeries = st.ID, 0
-		}
-		cur := &list[len(list)-1]
-		if !seID.Valid {
-			continue
-		}
-		if seID.Int64 != lastSeries {
-			cur.Series = append(cur.Series, domain.ImagingSeries{UID: seUID.String, Number: int(seNum.Int64),
-				Modality: seMod.String, Description: seDesc.String, BodyPart: seBody.String, NumberOfInstances: int(seN.Int64)})
-			lastSeries = seID.Int64
-		}
-		if inUID.Valid {
-			se := &cur.Series[len(cur.Series)-1]
-			se.Instances = append(se.Instances, domain.ImagingInstance{SOPInstanceUID: inUID.String, SOPClassUID: inClass.String,
-				Number: int(inNum.Int64), TransferSyntax: inTS.String, Size: inSize.Int64, SHA256: inSHA.String, Location: inLoc.String})
-		}
-	}
-	return list, rows.Err()
+	return s.studiesWhere(ctx, `st.patient_id = $1`, patientID)
 }

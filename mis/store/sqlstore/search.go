@@ -182,15 +182,6 @@ func scoped(orgs []int64) *searchSQL {
 	return b
 }
 
-// prefixed qualifies a column list with the alias t.
-func prefixed(cols string) string {
-	parts := strings.Split(cols, ",")
-	for i, c := range parts {
-		parts[i] = "t." + strings.TrimSpace(c)
-	}
-	return strings.Join(parts, ", ")
-}
-
 // getOne runs a search by one id and returns its single hit.
 func getOne[T any](list []T, err error, what string, id int64) (*T, error) {
 	if err != nil {
@@ -231,7 +222,7 @@ func (s *Store) SearchPatientRecords(ctx context.Context, q store.PatientSearch)
 		}
 		b.add("t.id IN (SELECT pi.patient_id FROM patient_identifiers pi WHERE pi.org_id = t.org_id AND " + orNone(alts) + ")")
 	}
-	list, next, total, err := searchRun(ctx, s, prefixed(patientColumns), "patients t", b, q.SearchPage,
+	list, next, total, err := searchRun(ctx, s, prefixed(patientColumns, "t"), "patients t", b, q.SearchPage,
 		func(rows *sql.Rows) (domain.Patient, error) { return scanPatient(rows) },
 		func(p *domain.Patient) int64 { return p.ID })
 	if err != nil {
@@ -292,7 +283,7 @@ func (s *Store) SearchServiceRequests(ctx context.Context, q store.ServiceReques
 	}
 	b.dates("t.authored", q.Authored, microsBound)
 	b.dates("t.scheduled", q.Occurrence, microsBound)
-	list, next, total, err := searchRun(ctx, s, prefixed(orderColumns), "service_requests t", b, q.SearchPage,
+	list, next, total, err := searchRun(ctx, s, prefixed(orderColumns, "t"), "service_requests t", b, q.SearchPage,
 		func(rows *sql.Rows) (domain.ServiceRequest, error) { return scanOrder(rows) },
 		func(r *domain.ServiceRequest) int64 { return r.ID })
 	if err != nil {
@@ -357,7 +348,7 @@ func (s *Store) SearchObservations(ctx context.Context, q store.ObservationQuery
 	b.tokens("t.code_system", "t.code", q.Codes)
 	b.strs("t.status", q.Status)
 	b.dates("t.effective", q.Date, microsBound)
-	return searchRun(ctx, s, prefixed(observationColumns), "observations t", b, q.SearchPage, scanObservation,
+	return searchRun(ctx, s, prefixed(observationColumns, "t"), "observations t", b, q.SearchPage, scanObservation,
 		func(o *domain.Observation) int64 { return o.ID })
 }
 
@@ -370,17 +361,21 @@ func (s *Store) GetObservation(ctx context.Context, orgs []int64, id int64) (*do
 // --- Reports
 
 const searchReportColumns = `t.id, t.org_id, t.patient_id, t.request_id, t.message_id, t.code_system, t.code,
-	t.code_display, t.status, t.effective, t.issued, t.conclusion`
+	t.code_display, t.status, t.effective, t.issued, t.conclusion, t.presented_form`
 
 func searchScanReport(rows *sql.Rows) (domain.DiagnosticReport, error) {
 	var r domain.DiagnosticReport
 	var patient, request, message sql.NullInt64
 	var effective, issued int64
+	var form string
 	err := rows.Scan(&r.ID, &r.OrganizationID, &patient, &request, &message, &r.Code.System, &r.Code.Code,
-		&r.Code.Display, &r.Status, &effective, &issued, &r.Conclusion)
+		&r.Code.Display, &r.Status, &effective, &issued, &r.Conclusion, &form)
+	if err != nil {
+		return r, err
+	}
 	r.PatientID, r.RequestID, r.MessageID = patient.Int64, request.Int64, message.Int64
 	r.Effective, r.Issued = fromMicros(effective), fromMicros(issued)
-	return r, err
+	return r, scanPresentedForm(form, &r)
 }
 
 // SearchReports finds attached reports with their result ids.
@@ -571,7 +566,7 @@ func (s *Store) SearchDevices(ctx context.Context, q store.DeviceQuery) ([]domai
 	if q.Active != nil {
 		b.add("t.active = " + b.arg(*q.Active))
 	}
-	return searchRun(ctx, s, prefixed(deviceColumns), "devices t", b, q.SearchPage,
+	return searchRun(ctx, s, prefixed(deviceColumns, "t"), "devices t", b, q.SearchPage,
 		func(rows *sql.Rows) (domain.Device, error) { return scanDevice(rows) },
 		func(d *domain.Device) int64 { return d.ID })
 }

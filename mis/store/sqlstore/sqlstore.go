@@ -44,6 +44,10 @@ type Dialect struct {
 	// modernc's SQLite driver looks each $N up by name, which is quadratic
 	// in the number of parameters.
 	QuestionMarks bool
+	// AdvisoryLock and AdvisoryUnlock, if set, take ($1 = the lease's
+	// name; the lock query returns a bool) and give up a session lock that
+	// survives transactions: named leases across instances (lease.go).
+	AdvisoryLock, AdvisoryUnlock string
 }
 
 // Store is the shared implementation of store.Store.

@@ -18,7 +18,8 @@ func fullDevices(org, branch int64) []*domain.Device {
 		{OrganizationID: org, Name: "Sysmex XN-350", Protocol: domain.ProtocolHL7, SendingApplication: "XN-350",
 			SendingFacility: "LAB", Addresses: []string{"10.0.5.40", "fe80::1"},
 			Transport: &domain.Transport{Host: "10.0.5.40", Port: 2575}, Encoding: "utf-8", CodeMap: "sysmex",
-			MatchingPolicy: domain.MatchStrict, SendsResults: true, ReceivesOrders: true, Active: true},
+			MatchingPolicy: domain.MatchStrict, SendsResults: true, ReceivesOrders: true, Active: true,
+			AckMode: domain.AckOriginal, Lenient: []string{"glued-segments", "sniff-utf8"}},
 		{OrganizationID: org, BranchID: branch, Name: "КЛКТ Planmeca", Protocol: domain.ProtocolDICOM, AETitle: "CBCT_PLANMECA",
 			Addresses: []string{"10.0.5.21"}, Encoding: "iso-ir-192", SendsResults: true, Active: true},
 	}

@@ -11,6 +11,7 @@ func testIngest(t *testing.T, open opener) {
 	t.Run("ListMessages", func(t *testing.T) { testListMessages(t, open) })
 	t.Run("ReceivedMessages", func(t *testing.T) { testReceivedMessages(t, open) })
 	t.Run("ApplyIngest", func(t *testing.T) { testApplyIngest(t, open) })
+	t.Run("SaveMessageWithResult", func(t *testing.T) { testSaveMessageWithResult(t, open) })
 	t.Run("Devices", func(t *testing.T) { testIngestDevices(t, open) })
 	t.Run("CodeMaps", func(t *testing.T) { testCodeMaps(t, open) })
 	t.Run("Lookups", func(t *testing.T) { testLookups(t, open) })

@@ -37,12 +37,17 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("SetServiceRequestStatus", func(t *testing.T) { testOrderStatus(t, open) })
 	t.Run("Results", func(t *testing.T) { testResults(t, open) })
 	t.Run("Imaging", func(t *testing.T) { testImaging(t, open) })
+	t.Run("ImagingDICOM", func(t *testing.T) { testImagingDICOM(t, open) })
+	t.Run("Leases", func(t *testing.T) { testLeases(t, open) })
 	t.Run("Devices", func(t *testing.T) { testDevices(t, open) })
 	t.Run("Audit", func(t *testing.T) { testAudit(t, open) })
 	t.Run("Searchers", func(t *testing.T) { testSearchers(t, open) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, open) })
 	t.Run("Ingest", func(t *testing.T) { testIngest(t, open) })
 	t.Run("Events", func(t *testing.T) { testEvents(t, open) })
+	t.Run("IngestUpserts", func(t *testing.T) { testIngestUpserts(t, open) })
+	t.Run("Outbound", func(t *testing.T) { testOutbound(t, open) })
+	t.Run("Attachments", func(t *testing.T) { testAttachments(t, open) })
 }
 
 type opener = func(t *testing.T) store.Store
