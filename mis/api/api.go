@@ -13,9 +13,11 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/medgate/medgate/mis/auth"
+	"github.com/medgate/medgate/mis/blob"
 	"github.com/medgate/medgate/mis/domain"
 	"github.com/medgate/medgate/mis/store"
 )
@@ -36,6 +38,12 @@ type Server struct {
 	// Ingest reprocesses stored messages (POST /messages/{id}/reprocess);
 	// nil answers 503 there.
 	Ingest Reprocessor
+	// Blobs holds DICOM instances for download and rendering; nil answers
+	// 503 there.
+	Blobs *blob.FS
+
+	studyAudits      sync.Map // "user/study" → time of the last audited image read
+	studyAuditWrites atomic.Uint64
 
 	defaultsOnce sync.Once
 	dummyOnce    sync.Once
@@ -95,6 +103,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/patients/{id}/observations", s.authed(s.patientObservations))
 	mux.HandleFunc("GET /api/v1/patients/{id}/studies", s.authed(s.patientStudies))
 	mux.HandleFunc("GET /api/v1/patients/{id}/chart", s.authed(s.patientChart))
+	mux.HandleFunc("GET /api/v1/reports/{id}/attachments/{n}", s.authed(s.getReportAttachment))
 
 	mux.HandleFunc("POST /api/v1/orders", s.authed(s.createOrder))
 	mux.HandleFunc("GET /api/v1/orders", s.authed(s.listOrders))
@@ -122,6 +131,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/reconciliation/{id}", s.authed(s.getRecon))
 	mux.HandleFunc("POST /api/v1/reconciliation/{id}/attach", s.authed(s.attachRecon))
 	mux.HandleFunc("POST /api/v1/reconciliation/{id}/reject", s.authed(s.rejectRecon))
+	s.imagingRoutes(mux)
 
 	return s.logRequests(jsonMisses(mux))
 }

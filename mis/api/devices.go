@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -316,8 +317,21 @@ func (s *Server) getMessageRaw(w http.ResponseWriter, r *http.Request, c *caller
 		s.fail(w, r, err)
 		return
 	}
+	name := "message-" + strconv.FormatInt(m.ID, 10) + ".bin"
+	if m.Blob != "" { // a DICOM instance: the file as stored
+		f, ok := s.openBlob(w, r, m.Blob)
+		if !ok {
+			return
+		}
+		defer f.Close()
+		w.Header().Set("Content-Type", "application/dicom")
+		w.Header().Set("Content-Disposition", "attachment; filename="+strings.TrimSuffix(name, ".bin")+".dcm")
+		w.Header().Set("Cache-Control", "no-store")
+		_, _ = io.Copy(w, f)
+		return
+	}
 	w.Header().Set("Content-Type", "application/octet-stream")
-	w.Header().Set("Content-Disposition", "attachment; filename=message-"+strconv.FormatInt(m.ID, 10)+".bin")
+	w.Header().Set("Content-Disposition", "attachment; filename="+name)
 	w.Header().Set("Cache-Control", "no-store")
 	_, _ = w.Write(m.Raw)
 }

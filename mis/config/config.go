@@ -65,6 +65,12 @@ type HTTP struct {
 type Listener struct {
 	Port    int  `yaml:"port"`
 	Enabled bool `yaml:"enabled"`
+	// AcceptUnknown stores messages from unregistered devices and queues
+	// them for review (never attached) instead of refusing them.
+	AcceptUnknown bool `yaml:"accept_unknown"`
+	// TLSCert and TLSKey (PEM files) turn on TLS on the port.
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
 }
 
 // DICOM is the DICOM listener plus medgate's own DICOM identity.
@@ -76,6 +82,23 @@ type DICOM struct {
 	// generates (e.g. the StudyInstanceUID of an order); optional. At most
 	// 40 characters so that root + suffix fits DICOM's 64.
 	UIDRoot string `yaml:"uid_root"`
+	// AcceptUnknown lets unregistered calling AE titles associate; what
+	// they store is queued for review, never attached.
+	AcceptUnknown bool `yaml:"accept_unknown"`
+	// MaxAssociations limits concurrent associations; more are rejected
+	// (transient, no reason given).
+	MaxAssociations int `yaml:"max_associations"`
+	// MaxPDULength is the largest PDU medgate accepts (announced in
+	// A-ASSOCIATE-AC).
+	MaxPDULength int `yaml:"max_pdu_length"`
+	// MaxInstanceBytes refuses larger instances with 0xA700.
+	MaxInstanceBytes int64 `yaml:"max_instance_bytes"`
+	// QuietPeriod: an imaging order is completed once its study received
+	// no instance for this long.
+	QuietPeriod time.Duration `yaml:"quiet_period"`
+	// TLSCert and TLSKey (PEM files) turn on DICOM TLS on the port.
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
 }
 
 // Organization is the organization created on first start.
@@ -129,8 +152,9 @@ func Default() Config {
 			ShutdownTimeout: 15 * time.Second,
 			MaxBodyBytes:    1 << 20,
 		},
-		MLLP:         Listener{Port: 2575, Enabled: true},
-		DICOM:        DICOM{Port: 11112, Enabled: true, AETitle: "MEDGATE"},
+		MLLP: Listener{Port: 2575, Enabled: true},
+		DICOM: DICOM{Port: 11112, Enabled: true, AETitle: "MEDGATE", MaxAssociations: 64, MaxPDULength: 131072,
+			MaxInstanceBytes: 4 << 30, QuietPeriod: 5 * time.Minute},
 		ASTM:         Listener{Port: 15200, Enabled: true},
 		Organization: Organization{Name: "Медицинская организация"},
 		Limits:       Limits{MaxPatientsPerOrg: 100000},

@@ -380,7 +380,7 @@ func TestLoadConfigFileChoice(t *testing.T) {
 }
 
 func TestLoadErrors(t *testing.T) {
-	bad := writeFile(t, "dicom:\n  port: 0\n")
+	bad := writeFile(t, "dicom:\n  port: 70000\n")
 	tests := []struct {
 		args []string
 		env  func(string) string
@@ -396,7 +396,7 @@ func TestLoadErrors(t *testing.T) {
 			`flag -log-level: log.level must be one of debug, info, warn, error; got "trace"`},
 		{[]string{"-database", "mysql://x"}, nil,
 			`flag -database: database.url scheme "mysql" is not supported (use sqlite://, postgres://, postgresql:// or a plain file path)`},
-		{[]string{"-config", bad}, nil, bad + `:2: dicom.port must be between 1 and 65535, got 0`},
+		{[]string{"-config", bad}, nil, bad + `:2: dicom.port must be between 1 and 65535, got 70000`},
 		{nil, env("MEDGATE_CONFIG", "/nonexistent/medgate.yaml"),
 			`environment MEDGATE_CONFIG: config file: open /nonexistent/medgate.yaml: no such file or directory`},
 		{[]string{"-htp", ":80"}, nil, `flag provided but not defined: -htp (medgate -h lists the flags)`},

@@ -52,6 +52,16 @@ type DeviceSpec struct {
 	CodeMap string `yaml:"code_map,omitempty"`
 	// Matching is strict (the default when empty) or propose-demographics.
 	Matching string `yaml:"matching,omitempty"`
+	// AckMode pins an HL7 device's acknowledgements: original (AA/AE/AR)
+	// or enhanced (CA/CE/CR) whatever its MSH-15 says; empty follows
+	// MSH-15.
+	AckMode string `yaml:"ack_mode,omitempty"`
+	// Lenient lists the HL7 parser tolerances the device needs
+	// (domain.HL7Lenient).
+	Lenient []string `yaml:"lenient,omitempty,flow"`
+	// OrderMessage is what medgate sends an HL7 device that receives
+	// orders: ORM^O01 (the default) or OML^O21.
+	OrderMessage string `yaml:"order_message,omitempty"`
 	// Results says the device sends results; absent means true.
 	Results *bool `yaml:"results,omitempty"`
 	// Query says the device asks medgate for orders (worklist, host query).
@@ -98,6 +108,9 @@ func (d DeviceSpec) Device() domain.Device {
 		Encoding:           d.Encoding,
 		CodeMap:            d.CodeMap,
 		MatchingPolicy:     d.Matching,
+		AckMode:            d.AckMode,
+		Lenient:            slices.Clone(d.Lenient),
+		OrderMessage:       d.OrderMessage,
 		SendsResults:       d.Results == nil || *d.Results,
 		QueriesOrders:      d.Query,
 		ReceivesOrders:     d.Orders,
@@ -125,12 +138,17 @@ func SpecOf(d domain.Device) DeviceSpec {
 		Encoding:           d.Encoding,
 		CodeMap:            d.CodeMap,
 		Matching:           d.MatchingPolicy,
+		AckMode:            d.AckMode,
+		OrderMessage:       d.OrderMessage,
 		Query:              d.QueriesOrders,
 		Orders:             d.ReceivesOrders,
 		Organization:       d.OrganizationID,
 	}
 	if len(d.Addresses) > 0 {
 		s.Addresses = slices.Clone(d.Addresses)
+	}
+	if len(d.Lenient) > 0 {
+		s.Lenient = slices.Clone(d.Lenient)
 	}
 	if d.Transport != nil {
 		t := DeviceTransport(*d.Transport)
@@ -200,6 +218,9 @@ func EncodeDevices(specs []DeviceSpec) ([]byte, error) {
 func sameSpec(a, b DeviceSpec) bool {
 	if len(a.Addresses) == 0 && len(b.Addresses) == 0 {
 		a.Addresses, b.Addresses = nil, nil
+	}
+	if len(a.Lenient) == 0 && len(b.Lenient) == 0 {
+		a.Lenient, b.Lenient = nil, nil
 	}
 	return reflect.DeepEqual(a, b)
 }
@@ -310,6 +331,10 @@ func (dc *deviceChecker) device(i int, s DeviceSpec) bool {
 			got = gotValue(s.Encoding)
 		case "matchingPolicy":
 			got = gotValue(s.Matching)
+		case "ackMode":
+			got = gotValue(s.AckMode)
+		case "orderMessage":
+			got = gotValue(s.OrderMessage)
 		}
 		dc.errorf(p, "%s: %s%s", p, fe.Message, got)
 		return false

@@ -31,6 +31,7 @@ var overrides = []override{
 	{"dicom.ae_title", "MEDGATE_AE_TITLE", "", "medgate's DICOM AE title"},
 	{"limits.max_patients_per_org", "MEDGATE_MAX_PATIENTS", "", "patients per organization, 0 = unlimited"},
 	{"mllp.port", "MEDGATE_MLLP_PORT", "mllp-port", "HL7 MLLP listener `port` (0: a free port)"},
+	{"dicom.port", "MEDGATE_DICOM_PORT", "dicom-port", "DICOM listener `port` (0: a free port)"},
 	{"mqtt.url", "MEDGATE_MQTT_URL", "", "MQTT broker for events, e.g. tcp://127.0.0.1:1883; empty: events stay queued"},
 }
 

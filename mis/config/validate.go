@@ -32,7 +32,30 @@ func (c *Config) Validate() error {
 	if c.MLLP.Port != 0 { // 0: a free port, printed at start (tests, side-by-side runs)
 		v.port("mllp.port", c.MLLP.Port)
 	}
-	v.port("dicom.port", c.DICOM.Port)
+	if c.DICOM.Port != 0 {
+		v.port("dicom.port", c.DICOM.Port)
+	}
+	if c.DICOM.MaxAssociations < 1 {
+		v.errorf("dicom.max_associations", "dicom.max_associations must be 1 or more, got %d", c.DICOM.MaxAssociations)
+	}
+	if c.DICOM.MaxPDULength < 4096 || c.DICOM.MaxPDULength > 131072 {
+		v.errorf("dicom.max_pdu_length", "dicom.max_pdu_length must be between 4096 and 131072 bytes, got %d", c.DICOM.MaxPDULength)
+	}
+	if c.DICOM.MaxInstanceBytes < 1<<20 {
+		v.errorf("dicom.max_instance_bytes", "dicom.max_instance_bytes must be at least 1 MiB (1048576), got %d", c.DICOM.MaxInstanceBytes)
+	}
+	v.positive("dicom.quiet_period", c.DICOM.QuietPeriod)
+	for _, l := range []struct {
+		name string
+		l    Listener
+	}{{"mllp", c.MLLP}, {"astm", c.ASTM}} {
+		if (l.l.TLSCert == "") != (l.l.TLSKey == "") {
+			v.errorf(l.name+".tls_cert", "%s.tls_cert and %s.tls_key go together: set both or neither", l.name, l.name)
+		}
+	}
+	if (c.DICOM.TLSCert == "") != (c.DICOM.TLSKey == "") {
+		v.errorf("dicom.tls_cert", "dicom.tls_cert and dicom.tls_key go together: set both or neither")
+	}
 	v.port("astm.port", c.ASTM.Port)
 	v.portClash()
 	v.aeTitle()
@@ -183,7 +206,7 @@ func (v *validator) portClash() {
 	if c.MLLP.Enabled && c.MLLP.Port != 0 {
 		ls = append(ls, listener{"mllp.port", c.Bind, c.MLLP.Port})
 	}
-	if c.DICOM.Enabled {
+	if c.DICOM.Enabled && c.DICOM.Port != 0 {
 		ls = append(ls, listener{"dicom.port", c.Bind, c.DICOM.Port})
 	}
 	if c.ASTM.Enabled {

@@ -264,8 +264,19 @@ func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, u *user))
 			s.fail(w, r, err)
 			return
 		}
+		r = r.WithContext(context.WithValue(r.Context(), apiBaseKey{}, strings.TrimSuffix(s.baseURL(r), Prefix)))
 		h(w, r, &user{User: u, address: api.RemoteHost(r)})
 	}
+}
+
+// apiBaseKey holds, in a request's context, the absolute base of the REST
+// API (the FHIR base without Prefix: the two are served side by side),
+// for links to what only the REST API serves, such as report attachments.
+type apiBaseKey struct{}
+
+func apiBase(ctx context.Context) string {
+	b, _ := ctx.Value(apiBaseKey{}).(string)
+	return b
 }
 
 // fail answers err: a reply as itself, store errors by kind, the rest 500.

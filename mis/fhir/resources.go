@@ -1,7 +1,9 @@
 package fhir
 
 import (
+	"context"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -435,7 +437,11 @@ func reportCategory(c domain.Category) *dt.CodeableConcept {
 	return concept("", coding(systemV2DiagService, "LAB", "Laboratory"))
 }
 
-func (s *Server) reportResource(r *domain.DiagnosticReport, category domain.Category) *drpb.DiagnosticReport {
+// reportResource is a report as FHIR. Its documents and images
+// (presentedForm) are links to the REST API's
+// /api/v1/reports/{id}/attachments/{n}, never inline data; ctx gives
+// that API's base (apiBase).
+func (s *Server) reportResource(ctx context.Context, r *domain.DiagnosticReport, category domain.Category) *drpb.DiagnosticReport {
 	status := cpb.DiagnosticReportStatusCode_UNKNOWN
 	if v, ok := enumCode(r.Status, cpb.DiagnosticReportStatusCode_Value_value); ok {
 		status = cpb.DiagnosticReportStatusCode_Value(v)
@@ -464,6 +470,22 @@ func (s *Server) reportResource(r *domain.DiagnosticReport, category domain.Cate
 	}
 	if r.Conclusion != "" {
 		out.Conclusion = fstr(r.Conclusion)
+	}
+	for i, a := range r.PresentedForm {
+		att := &dt.Attachment{
+			ContentType: &dt.Attachment_ContentTypeCode{Value: a.ContentType},
+			Url:         &dt.Url{Value: fmt.Sprintf("%s/api/v1/reports/%d/attachments/%d", apiBase(ctx), r.ID, i)},
+		}
+		if a.Size > 0 && a.Size <= math.MaxUint32 {
+			att.Size = &dt.UnsignedInt{Value: uint32(a.Size)}
+		}
+		if a.Title != "" {
+			att.Title = fstr(a.Title)
+		}
+		if a.Created != nil && !a.Created.IsZero() {
+			att.Creation = s.dateTime(*a.Created)
+		}
+		out.PresentedForm = append(out.PresentedForm, att)
 	}
 	return out
 }

@@ -610,7 +610,7 @@ func readReport(s *Server, ctx context.Context, orgs []int64, id int64) (proto.M
 	if err != nil {
 		return nil, 0, 0, err
 	}
-	return s.reportResource(r, cats[r.RequestID]), r.PatientID, r.OrganizationID, nil
+	return s.reportResource(ctx, r, cats[r.RequestID]), r.PatientID, r.OrganizationID, nil
 }
 
 // categories reads the category of the reports' orders.
@@ -700,7 +700,7 @@ func searchReports(s *Server, ctx context.Context, orgs []int64, q *query, patie
 	res := &result{next: next, total: total}
 	var resultIDs []int64
 	for i := range list {
-		res.match = append(res.match, entry{list[i].ID, s.reportResource(&list[i], cat[list[i].RequestID])})
+		res.match = append(res.match, entry{list[i].ID, s.reportResource(ctx, &list[i], cat[list[i].RequestID])})
 		resultIDs = append(resultIDs, list[i].Result...)
 	}
 	if q.include && len(resultIDs) > 0 {
