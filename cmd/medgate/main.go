@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -23,15 +25,19 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/medgate/medgate/listeners"
+	dul "github.com/medgate/medgate/listeners/dicom"
 	"github.com/medgate/medgate/listeners/mllp"
 	"github.com/medgate/medgate/mis/api"
 	"github.com/medgate/medgate/mis/auth"
+	"github.com/medgate/medgate/mis/blob"
 	"github.com/medgate/medgate/mis/bootstrap"
 	"github.com/medgate/medgate/mis/config"
 	"github.com/medgate/medgate/mis/domain"
 	"github.com/medgate/medgate/mis/events"
 	"github.com/medgate/medgate/mis/fhir"
+	"github.com/medgate/medgate/mis/imaging"
 	"github.com/medgate/medgate/mis/ingest"
+	"github.com/medgate/medgate/mis/outbound"
 	"github.com/medgate/medgate/mis/store"
 	"github.com/medgate/medgate/mis/store/postgres"
 	"github.com/medgate/medgate/mis/store/sqlite"
@@ -119,9 +125,16 @@ func serve(ctx context.Context, cfg config.Config, getenv func(string) string, l
 	// The ingest pipeline every device listener hands its messages to.
 	// Devices send clinic-local timestamps without an offset: read them in
 	// the machine's zone.
-	pipeline := &ingest.Pipeline{Store: st, Processors: map[listeners.Protocol]ingest.Processor{
-		listeners.HL7: ingest.HL7{Location: time.Local},
+	blobs, err := blob.Open(filepath.Join(cfg.Data, "dicom"))
+	if err != nil {
+		return err
+	}
+	pipeline := &ingest.Pipeline{Store: st, Blobs: blobs, Processors: map[listeners.Protocol]ingest.Processor{
+		listeners.HL7:   ingest.HL7{Location: time.Local, MaxPatients: cfg.Limits.MaxPatientsPerOrg, Blobs: blobs},
+		listeners.DICOM: ingest.DICOM{Store: st, Blobs: blobs, Location: time.Local, Issuer: imaging.IssuerOfPatientID},
 	},
+		AcceptUnknown: map[listeners.Protocol]bool{listeners.HL7: cfg.MLLP.AcceptUnknown, listeners.DICOM: cfg.DICOM.AcceptUnknown,
+			listeners.ASTM: cfg.ASTM.AcceptUnknown},
 		DefaultOrg: first.Organization.ID, Logger: log}
 	if n, err := pipeline.Recover(ctx); err != nil {
 		return fmt.Errorf("recover stored messages: %w", err)
@@ -130,8 +143,8 @@ func serve(ctx context.Context, cfg config.Config, getenv func(string) string, l
 	}
 
 	apiServer := &api.Server{
-		Ingest: pipeline,
-		Store:  st, Hasher: hasher, Logger: log,
+		Ingest: pipeline, Blobs: blobs,
+		Store: st, Hasher: hasher, Logger: log,
 		MaxPatients: cfg.Limits.MaxPatientsPerOrg, SessionTTL: cfg.Auth.SessionTTL, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
 		Lockout: &auth.Lockout{Max: cfg.Auth.LoginMaxFailures, Period: cfg.Auth.LoginLockout},
 	}
@@ -163,18 +176,56 @@ func serve(ctx context.Context, cfg config.Config, getenv func(string) string, l
 			ln.Close()
 			return fmt.Errorf("mllp: %w", err)
 		}
-		mllpServer = &mllp.Server{Handler: pipeline, Logger: log, Name: "mllp " + mllpLn.Addr().String()}
+		if cfg.MLLP.TLSCert != "" {
+			tc, err := tlsConfig(cfg.MLLP.TLSCert, cfg.MLLP.TLSKey)
+			if err != nil {
+				ln.Close()
+				mllpLn.Close()
+				return fmt.Errorf("mllp TLS: %w", err)
+			}
+			mllpLn = tls.NewListener(mllpLn, tc)
+		}
+		// The responder answers analyzers' order queries (QRY^Q02) after storing them.
+		mllpServer = &mllp.Server{Handler: ingest.HL7Responder{Pipeline: pipeline, Location: time.Local}, Logger: log,
+			Name: "mllp " + mllpLn.Addr().String(),
+			// A device's profile may pin its acknowledgement mode.
+			AckMode: func(ctx context.Context, env *listeners.Envelope) string {
+				if dev, err := pipeline.Device(ctx, env); err == nil && dev != nil {
+					return dev.AckMode
+				}
+				return ""
+			}}
+	}
+	var dicomServer *dul.Server
+	var dicomLn net.Listener
+	if cfg.DICOM.Enabled {
+		if dicomServer, err = newDICOMServer(cfg, st, pipeline, blobs, log); err != nil {
+			ln.Close()
+			return err
+		}
+		dicomLn, err = net.Listen("tcp", net.JoinHostPort(cfg.Bind, strconv.Itoa(cfg.DICOM.Port)))
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("dicom: %w", err)
+		}
+		dicomServer.Name = "dicom " + dicomLn.Addr().String()
 	}
 
-	banner(stdout, cfg, where, first, ln.Addr().String(), mllpLn)
+	banner(stdout, cfg, where, first, ln.Addr().String(), mllpLn, dicomLn)
 	log.Info("medgate started", "database", dbKind(cfg), "http", ln.Addr().String())
 
 	g, gctx := errgroup.WithContext(ctx)
 	if cfg.MQTT.URL != "" {
 		publisher := &events.Publisher{Store: st, BrokerURL: cfg.MQTT.URL, ClientID: cfg.MQTT.ClientID,
 			TopicPrefix: cfg.MQTT.TopicPrefix, Username: cfg.MQTT.Username, Password: cfg.MQTT.Password, Logger: log}
-		g.Go(func() error { return publisher.Run(gctx) })
+		// One instance per database publishes (a lease), so several medgates
+		// on one PostgreSQL do not each publish every event.
+		g.Go(func() error { return store.RunLeased(gctx, st, "events", 10*time.Second, log, publisher.Run) })
 	}
+	// Lab orders queued for the devices that receive them (ORM^O01 over
+	// MLLP), sent by one instance per database.
+	sender := &outbound.Sender{Store: st, Logger: log, Location: time.Local}
+	g.Go(func() error { return store.RunLeased(gctx, st, "outbound", 10*time.Second, log, sender.Run) })
 	g.Go(func() error {
 		if err := httpServer.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http: %w", err)
@@ -191,6 +242,17 @@ func serve(ctx context.Context, cfg config.Config, getenv func(string) string, l
 			return nil
 		})
 	}
+	if dicomServer != nil {
+		stabilizer := &imaging.Stabilizer{Store: st, Quiet: cfg.DICOM.QuietPeriod, Logger: log}
+		g.Go(func() error { return stabilizer.Run(gctx) })
+		g.Go(func() error {
+			// Like MLLP: Shutdown lets stores in flight be kept and answered.
+			if err := dicomServer.Serve(context.WithoutCancel(gctx), dicomLn); !errors.Is(err, dul.ErrServerClosed) {
+				return fmt.Errorf("dicom: %w", err)
+			}
+			return nil
+		})
+	}
 	g.Go(func() error {
 		<-gctx.Done()
 		log.Info("shutting down: finishing in-flight requests", "timeout", cfg.HTTP.ShutdownTimeout)
@@ -201,6 +263,9 @@ func serve(ctx context.Context, cfg config.Config, getenv func(string) string, l
 			// In-flight messages are stored and acknowledged before the
 			// database closes.
 			errs = append(errs, mllpServer.Shutdown(sctx))
+		}
+		if dicomServer != nil {
+			errs = append(errs, dicomServer.Shutdown(sctx))
 		}
 		errs = append(errs, httpServer.Shutdown(sctx))
 		return errors.Join(errs...)
@@ -221,13 +286,16 @@ func dbKind(cfg config.Config) string {
 
 // banner tells the operator where everything is. The generated admin
 // password is printed here once, on the console, never to the log.
-func banner(w io.Writer, cfg config.Config, where string, first bootstrap.Result, httpAddr string, mllpLn net.Listener) {
+func banner(w io.Writer, cfg config.Config, where string, first bootstrap.Result, httpAddr string, mllpLn, dicomLn net.Listener) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "medgate is running\n")
 	fmt.Fprintf(&b, "  database:  %s\n", where)
 	fmt.Fprintf(&b, "  web/API:   http://%s  (REST API /api/v1, FHIR R4 /fhir/r4, health /healthz)\n", httpAddr)
 	if mllpLn != nil {
-		fmt.Fprintf(&b, "  HL7 MLLP:  %s\n", mllpLn.Addr())
+		fmt.Fprintf(&b, "  HL7 MLLP:  %s%s\n", mllpLn.Addr(), map[bool]string{true: "  (TLS)"}[cfg.MLLP.TLSCert != ""])
+	}
+	if dicomLn != nil {
+		fmt.Fprintf(&b, "  DICOM:     %s  AE title %s%s\n", dicomLn.Addr(), cfg.DICOM.AETitle, map[bool]string{true: " (TLS)"}[cfg.DICOM.TLSCert != ""])
 	}
 	if cfg.MQTT.URL != "" {
 		fmt.Fprintf(&b, "  events:    MQTT %s, topics %s/<organization>/<kind>\n", redactURL(cfg.MQTT.URL), cfg.MQTT.TopicPrefix)
@@ -242,6 +310,47 @@ func banner(w io.Writer, cfg config.Config, where string, first bootstrap.Result
 	}
 	fmt.Fprintf(&b, "Press Ctrl+C to stop.\n")
 	_, _ = io.WriteString(w, b.String())
+}
+
+// newDICOMServer builds the DICOM listener: storage into the pipeline,
+// associations admitted by the device registry, the worklist and study
+// queries scoped to the calling device's organization.
+func newDICOMServer(cfg config.Config, st store.Store, pipeline *ingest.Pipeline, blobs *blob.FS, log *slog.Logger) (*dul.Server, error) {
+	device := func(ctx context.Context, callingAE, peer string) (*domain.Device, error) {
+		return pipeline.Device(ctx, &listeners.Envelope{Protocol: listeners.DICOM, CallingAE: callingAE, Peer: peer})
+	}
+	srv := &dul.Server{
+		AETitle: cfg.DICOM.AETitle,
+		Handler: pipeline,
+		Acceptor: func(ctx context.Context, a *dul.Association) error {
+			return pipeline.Admit(ctx, &listeners.Envelope{Protocol: listeners.DICOM, CallingAE: a.CallingAE, Peer: a.Peer})
+		},
+		Worklist:        &imaging.Worklist{Store: st, Device: device, Location: time.Local, Logger: log},
+		StudyRoot:       &imaging.StudyRoot{Store: st, Device: device, Location: time.Local, Logger: log},
+		MaxPDULength:    uint32(cfg.DICOM.MaxPDULength),
+		MaxAssociations: cfg.DICOM.MaxAssociations,
+		MaxInstanceSize: cfg.DICOM.MaxInstanceBytes,
+		TempDir:         blobs.TempDir(),
+		Logger:          log,
+	}
+	if cfg.DICOM.TLSCert != "" {
+		tc, err := tlsConfig(cfg.DICOM.TLSCert, cfg.DICOM.TLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("dicom TLS: %w", err)
+		}
+		srv.TLSConfig = tc
+	}
+	return srv, nil
+}
+
+// tlsConfig is a listener's TLS: the certificate and key files, TLS 1.2
+// or later.
+func tlsConfig(certFile, keyFile string) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }
 
 // redactURL drops credentials from a URL before it is printed.

@@ -46,20 +46,22 @@ type proc struct {
 	cmd    *exec.Cmd
 	addr   string
 	mllp   string
+	dicom  string
 	banner string
 	stderr *bytes.Buffer
 	done   chan error
 }
 
 var (
-	addrRE = regexp.MustCompile(`web/API:\s+http://(\S+)`)
-	mllpRE = regexp.MustCompile(`HL7 MLLP:\s+(\S+)`)
+	addrRE  = regexp.MustCompile(`web/API:\s+http://(\S+)`)
+	mllpRE  = regexp.MustCompile(`HL7 MLLP:\s+(\S+)`)
+	dicomRE = regexp.MustCompile(`DICOM:\s+(\S+)`)
 )
 
 // start runs medgate in dir and waits for its banner.
 func start(t *testing.T, dir string, env []string, args ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(binary, append([]string{"-http", "127.0.0.1:0", "-mllp-port", "0"}, args...)...)
+	cmd := exec.Command(binary, append([]string{"-http", "127.0.0.1:0", "-mllp-port", "0", "-dicom-port", "0"}, args...)...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
 	stdout, err := cmd.StdoutPipe()
@@ -94,6 +96,9 @@ func start(t *testing.T, dir string, env []string, args ...string) *proc {
 			}
 			if m := mllpRE.FindStringSubmatch(line); m != nil {
 				p.mllp = m[1]
+			}
+			if m := dicomRE.FindStringSubmatch(line); m != nil {
+				p.dicom = m[1]
 			}
 		case <-deadline:
 			t.Fatalf("no banner in 30s:\n%s\nstderr:\n%s", banner.String(), p.stderr)
