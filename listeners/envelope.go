@@ -122,7 +122,7 @@ func (e *InvalidError) Unwrap() error { return e.Err }
 // Responder is an optional interface of a Handler whose answer to some
 // messages is a message of its own rather than the protocol's
 // acknowledgment: an HL7 order query (QRY^Q02) is answered with the query
-// acknowledgment and the orders it asks for. A listener that supports it
+// acknowledgment and the orders it asks for (QRY^R02 with one ORF^R04). A listener that supports it
 // calls Respond instead of Handle. Respond does what Handle does (store,
 // then process) and returns the messages to send back, in order, on the
 // same connection:

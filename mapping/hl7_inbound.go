@@ -52,6 +52,7 @@ var HL7Types = map[string]func(context.Context, HL7Input, *hl7.Message) (*domain
 	"ORM^O01": HL7Orders,
 	"OML^O21": HL7Orders,
 	"QRY^Q02": HL7Query, // order query: answered by the listener's Responder
+	"QRY^R02": HL7Query, // order query, answered ORF^R04: likewise
 }
 
 // ParseHL7 parses a stored message with the device's profile; a message
@@ -86,15 +87,15 @@ func hl7TypeNames() []string {
 	return []string{"ORU^R01", "OUL^R22", "ADT^A01", "ADT^A04", "ADT^A08", "ADT^A28", "ADT^A31", "ADT^A40", "ADT^A34", "ORM^O01", "OML^O21"}
 }
 
-// HL7Query takes an order query (QRY^Q02) from a device set to query
-// orders: it is stored and produces nothing; the answer (QCK^Q02 and
-// DSR^Q03, see BuildQueryAnswer) is built after storage by the listener's
-// listeners.Responder. A device not set to query orders gets an
-// unsupported *listeners.InvalidError (HL7 AR).
+// HL7Query takes an order query (QRY^Q02 or QRY^R02, see IsOrderQuery)
+// from a device set to query orders: it is stored and produces nothing;
+// the answer (QCK^Q02 and DSR^Q03, or ORF^R04; see BuildQueryAnswer) is
+// built after storage by the listener's listeners.Responder. A device not
+// set to query orders gets an unsupported *listeners.InvalidError (HL7 AR).
 func HL7Query(_ context.Context, in HL7Input, msg *hl7.Message) (*domain.IngestResult, error) {
 	if in.Device == nil || !in.Device.QueriesOrders {
 		return nil, &listeners.InvalidError{Stage: "map", Unsupported: true,
-			Reason: "order queries (QRY^Q02) are not taken from this device: it is not set to query orders"}
+			Reason: fmt.Sprintf("order queries (%s) are not taken from this device: it is not set to query orders", msgType(msg))}
 	}
 	if _, ok := OrderQuery(msg); !ok {
 		return nil, &listeners.InvalidError{Stage: "map", Unsupported: true, Reason: "not an order query"}

@@ -79,17 +79,32 @@ func BuildOrderMessage(o OrderMessage) []byte {
 	if cs, _ := hl7.CanonicalCharset(h.Encoding); h.Encoding == "" || cs == "UTF-8" {
 		h.Encoding, h.CharacterSet = "", "UNICODE UTF-8"
 	}
-	msg := hl7.Order{Header: h, Patient: outboundPID(o.Patient)}
-	r := o.Order
-	var sp *hl7.Specimen
+	var sp *domain.Specimen
+	if len(o.Order.Specimens) > 0 {
+		sp = &o.Order.Specimens[0]
+	}
+	msg := orderBody(o.Order, sp, o.Patient, o.CodeMap, o.Control, o.Time)
+	msg.Header = h
+	if o.Type == "OML^O21" {
+		return hl7.BuildOML(msg).Encode()
+	}
+	return hl7.BuildORM(msg).Encode()
+}
+
+// orderBody is the PID and one ORC/OBR item per test of order r, in the
+// device's codes: the accession number as placer order number, the
+// barcode of sp (nil: none) as filler order number and SPM-2. It is shared
+// by the order messages and the ORF^R04 query answer.
+func orderBody(r *domain.ServiceRequest, sp *domain.Specimen, p *domain.Patient, cm *domain.CodeMap, control string, at time.Time) hl7.Order {
+	msg := hl7.Order{Patient: outboundPID(p)}
+	var hsp *hl7.Specimen
 	var barcode string
-	if len(r.Specimens) > 0 {
-		s := r.Specimens[0]
-		barcode = s.Barcode
-		sp = &hl7.Specimen{ID: hl7.EI{ID: s.Barcode, NamespaceID: Application},
-			Type: hl7.CWE{Code: s.Type.Code, Text: s.Type.Display}}
-		if s.Collected != nil {
-			sp.CollectionTime = *s.Collected
+	if sp != nil {
+		barcode = sp.Barcode
+		hsp = &hl7.Specimen{ID: hl7.EI{ID: sp.Barcode, NamespaceID: Application},
+			Type: hl7.CWE{Code: sp.Type.Code, Text: sp.Type.Display}}
+		if sp.Collected != nil {
+			hsp.CollectionTime = *sp.Collected
 		}
 	}
 	var requested time.Time
@@ -97,28 +112,25 @@ func BuildOrderMessage(o OrderMessage) []byte {
 		requested = *r.Scheduled
 	}
 	for _, c := range r.Codes {
-		dc := DeviceCoding(o.CodeMap, c)
+		dc := DeviceCoding(cm, c)
 		it := hl7.OrderItem{
-			Control:           o.Control,
+			Control:           control,
 			PlacerOrderNumber: hl7.EI{ID: r.AccessionNumber, NamespaceID: Application},
 			Service:           hl7.CWE{Code: dc.Code, Text: dc.Display},
 			Priority:          hl7Priority(r.Priority),
-			TransactionTime:   o.Time,
+			TransactionTime:   at,
 			RequestedTime:     requested,
-			Specimen:          sp,
+			Specimen:          hsp,
 		}
 		if barcode != "" {
 			it.FillerOrderNumber = hl7.EI{ID: barcode}
 		}
-		if sp != nil {
-			it.CollectionTime = sp.CollectionTime
+		if hsp != nil {
+			it.CollectionTime = hsp.CollectionTime
 		}
 		msg.Items = append(msg.Items, it)
 	}
-	if o.Type == "OML^O21" {
-		return hl7.BuildOML(msg).Encode()
-	}
-	return hl7.BuildORM(msg).Encode()
+	return msg
 }
 
 func outboundPID(p *domain.Patient) hl7.Patient {
@@ -156,12 +168,17 @@ func hl7Priority(p domain.Priority) string {
 	return "R"
 }
 
+// IsOrderQuery reports whether typ (MSH-9 code^trigger) is an order query
+// medgate answers: QRY^Q02 (answered QCK^Q02 + DSR^Q03) or QRY^R02
+// (answered ORF^R04); see BuildQueryAnswer.
+func IsOrderQuery(typ string) bool { return typ == "QRY^Q02" || typ == "QRY^R02" }
+
 // OrderQuery reads what an analyzer's order query asks for: the sample
-// barcode of a QRY^Q02 (QRD-8, the "who" subject filter, as Mindray
-// BS/BC-series analyzers send it). ok is false for any other message.
+// barcode of a QRY^Q02 or QRY^R02 (QRD-8, the "who" subject filter, where
+// Mindray BS/BC-series and the analyzers that query with R02 put it). ok is
+// false for any other message.
 func OrderQuery(msg *hl7.Message) (barcode string, ok bool) {
-	t := msg.MSH().MessageType()
-	if t.Code != "QRY" || t.Trigger != "Q02" {
+	if !IsOrderQuery(msgType(msg)) {
 		return "", false
 	}
 	seg := msg.Segment("QRD")
@@ -186,21 +203,28 @@ type QueryAnswer struct {
 	Patient  *domain.Patient
 	CodeMap  *domain.CodeMap
 	Time     time.Time
-	// ControlIDs are MSH-10 of the QCK^Q02 and the DSR^Q03.
+	// ControlIDs are MSH-10 of the QCK^Q02 and the DSR^Q03; an ORF^R04
+	// takes the first.
 	ControlIDs [2]string
 }
 
-// BuildQueryAnswer answers a QRY^Q02 the way Mindray BS/BC-series analyzers
-// expect: a QCK^Q02 (MSA AA with MSA-2 = the query's MSH-10, ERR 0, QAK-2
-// OK, or NF when there are no orders for the sample), then, when there are
-// orders, a DSR^Q03 echoing QRD and QRF and listing the sample in DSP
-// lines — 1 patient ID, 3 name, 4 birth date, 5 sex, 8 address, 10 phone,
-// 21 sample barcode, 23 sample time, 24 STAT (Y/N), 26 sample type — and
-// one DSP from 29 on per test, in the device's codes, then DSC. The
-// analyzer acknowledges the DSR with an ACK^Q03. Both messages reuse the
-// query's delimiters, version and charset, as ACKs do.
+func (a QueryAnswer) found() bool { return a.Order != nil && len(a.Order.Codes) > 0 }
+
+// BuildQueryAnswer answers an order query (see IsOrderQuery): a QRY^R02
+// with one ORF^R04 (buildORF), a QRY^Q02 the way Mindray BS/BC-series
+// analyzers expect: a QCK^Q02 (MSA AA with MSA-2 = the query's MSH-10,
+// ERR 0, QAK-2 OK, or NF when there are no orders for the sample), then,
+// when there are orders, a DSR^Q03 echoing QRD and QRF and listing the
+// sample in DSP lines — 1 patient ID, 3 name, 4 birth date, 5 sex, 8
+// address, 10 phone, 21 sample barcode, 23 sample time, 24 STAT (Y/N), 26
+// sample type — and one DSP from 29 on per test, in the device's codes,
+// then DSC. The analyzer acknowledges the DSR with an ACK^Q03. Answers
+// reuse the query's delimiters, version and charset, as ACKs do.
 func BuildQueryAnswer(req *hl7.Message, a QueryAnswer) [][]byte {
-	found := a.Order != nil && len(a.Order.Codes) > 0
+	if req.MSH().MessageType().Trigger == "R02" {
+		return [][]byte{buildORF(req, a)}
+	}
+	found := a.found()
 	qak := "NF"
 	if found {
 		qak = "OK"
@@ -211,12 +235,7 @@ func BuildQueryAnswer(req *hl7.Message, a QueryAnswer) [][]byte {
 	}
 	dsr := queryReply(req, a.ControlIDs[1], a.Time, hl7.MSG{Code: "DSR", Trigger: "Q03"}, qak)
 	d := dsr.Delimiters()
-	for _, name := range []string{"QRD", "QRF"} {
-		if s := req.Segment(name); s != nil {
-			parts := strings.Split(s.Raw(), string(d.Field))
-			dsr.Add(name, parts[1:]...)
-		}
-	}
+	echoQuery(dsr, req)
 	lines := make([]string, 29)
 	if p := a.Patient; p != nil {
 		lines[1] = strconv.FormatInt(p.ID, 10)
@@ -257,18 +276,92 @@ func BuildQueryAnswer(req *hl7.Message, a QueryAnswer) [][]byte {
 	return [][]byte{qck.Encode(), dsr.Encode()}
 }
 
-// queryReply starts a query response as an acknowledgment of req (sender
-// and receiver swapped, MSA-2 = the query's MSH-10) of the given type,
-// with Mindray's MSA-6 0, ERR 0 and QAK-1 SR.
-func queryReply(req *hl7.Message, ctl string, at time.Time, typ hl7.MSG, qak string) *hl7.Message {
+// buildORF answers a QRY^R02 with an ORF^R04 (HL7 v2.3/2.3.1 chapter 7,
+// structure ORF_R04): MSA AA with MSA-2 = the query's MSH-10, QRD and QRF
+// echoed, then for the sample a PID (medgate's patient ID, name, birth
+// date, sex; as in the orders medgate sends) and per test an ORC (NW: the
+// analyzer is to run it) and an OBR in the device's codes, the accession
+// number as placer order number (ORC-2, OBR-2), the queried sample barcode
+// as filler order number (ORC-3, OBR-3), priority, sample time and type —
+// the items of an ORM^O01 (orderBody).
+//
+// No orders for the sample is not an error in original mode (chapter 2/5:
+// MSA-1 reports the processing of the query, not whether data was found):
+// MSA-1 AA, QRD/QRF echoed, no PID/ORC/OBR and no ERR. From v2.3.1 on,
+// where ORF_R04 ends in [ERR] [QAK] (and MSH-9.3 exists, which BuildACK
+// writes from that version on), a QAK says so explicitly: QAK-1 the query
+// tag (QRD-4, the query ID), QAK-2 NF, or OK when there are orders. v2.3
+// and earlier have no QAK in ORF_R04, so an answer without PID/OBR is the
+// "nothing found" there.
+func buildORF(req *hl7.Message, a QueryAnswer) []byte {
+	orf := queryResponse(req, a.ControlIDs[0], a.Time, hl7.MSG{Code: "ORF", Trigger: "R04", Structure: "ORF_R04"})
+	d := orf.Delimiters()
+	echoQuery(orf, req)
+	found := a.found()
+	if found {
+		sp := domain.Specimen{Barcode: a.Barcode}
+		if a.Specimen != nil {
+			sp = *a.Specimen
+			sp.Barcode = a.Barcode
+		}
+		body := orderBody(a.Order, &sp, a.Patient, a.CodeMap, "NW", a.Time)
+		body.Header = hl7.Header{Delimiters: d, Version: req.MSH().Version()}
+		for _, s := range hl7.BuildORM(body).Segments[1:] {
+			appendRaw(orf, &s)
+		}
+	}
+	if orf.MSH().MessageType().Structure != "" { // v2.3.1 and later
+		status := "NF"
+		if found {
+			status = "OK"
+		}
+		tag := ""
+		if q := req.Segment("QRD"); q != nil {
+			tag = q.Field(4).Raw()
+		}
+		orf.Add("QAK", tag, status)
+	}
+	return orf.Encode()
+}
+
+// queryResponse starts a query response as an acknowledgment of req
+// (sender and receiver swapped, MSA-1 AA, MSA-2 = the query's MSH-10, the
+// query's delimiters, version and charset) of the given type; MSH-9.3 is
+// written only where BuildACK writes one (v2.3.1 on).
+func queryResponse(req *hl7.Message, ctl string, at time.Time, typ hl7.MSG) *hl7.Message {
 	m := hl7.BuildACK(req, hl7.Ack{Code: "AA", ControlID: ctl, Time: at, Text: "Message accepted",
 		SendingApplication: hl7.HD{NamespaceID: Application}})
-	d := m.Delimiters()
-	m.Segments[0].Set(9, typ.Encode(d))
+	if m.MSH().MessageType().Structure == "" {
+		typ.Structure = ""
+	}
+	m.Segments[0].Set(9, typ.Encode(m.Delimiters()))
+	return m
+}
+
+// queryReply starts a Mindray QCK^Q02 or DSR^Q03 (queryResponse without
+// MSH-9.3) with Mindray's MSA-6 0, ERR 0 and QAK-1 SR.
+func queryReply(req *hl7.Message, ctl string, at time.Time, typ hl7.MSG, qak string) *hl7.Message {
+	m := queryResponse(req, ctl, at, typ)
 	m.Segment("MSA").Set(6, "0")
 	m.Add("ERR", "0")
-	m.Add("QAK", "SR", d.Encode(qak))
+	m.Add("QAK", "SR", m.Delimiters().Encode(qak))
 	return m
+}
+
+// echoQuery appends the query's QRD and QRF (when present) to m as they
+// came.
+func echoQuery(m, req *hl7.Message) {
+	for _, name := range []string{"QRD", "QRF"} {
+		if s := req.Segment(name); s != nil {
+			appendRaw(m, s)
+		}
+	}
+}
+
+// appendRaw appends a copy of s, whose text is in m's delimiters, to m.
+func appendRaw(m *hl7.Message, s *hl7.Segment) {
+	parts := strings.Split(s.Raw(), string(m.Delimiters().Field))
+	m.Add(s.Name, parts[1:]...)
 }
 
 func nonEmpty(s ...string) []string {

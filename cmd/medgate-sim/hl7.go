@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 
@@ -36,6 +37,7 @@ func runHL7(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		expect    string
 		barcode   string
 		patientID string
+		trigger   string
 	)
 	fs.StringVar(&cfg.Addr, "addr", sim.DefaultAddr, "medgate's MLLP address")
 	fs.StringVar(&cfg.Kind, "msg", "oru", "message to send: "+strings.Join(sim.Kinds, ", ")+" (oru alternates CBC and chemistry; qry is query mode: prints the answer)")
@@ -52,6 +54,7 @@ func runHL7(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&rcvFac, "receiving-facility", "", "MSH-6 receiving facility")
 	fs.StringVar(&barcode, "barcode", "", "specimen barcode (OBR-3, SPM-2, QRD-8), to match a medgate order; default one per message")
 	fs.StringVar(&patientID, "patient-id", "", "PID-3 patient identifier; default one per message")
+	fs.StringVar(&trigger, "query-trigger", "Q02", "query mode (-msg qry): Q02 sends QRY^Q02 (answered QCK^Q02, then DSR^Q03), R02 sends QRY^R02 (answered ORF^R04)")
 	fs.StringVar(&charset, "charset", "utf-8", "encoding of the messages: utf-8, windows-1251, iso-8859-5, cp866 (MSH-18 set to match)")
 	fs.BoolVar(&noMSH18, "no-msh18", false, "leave MSH-18 empty (medgate then uses the device's configured encoding)")
 	fs.BoolVar(&enhanced, "enhanced", false, "enhanced mode: MSH-15 AL, MSH-16 NE; a commit ACK (CA) is expected")
@@ -84,6 +87,11 @@ func runHL7(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg.Params.ReceivingApp, cfg.Params.ReceivingFacility = rcvApp, rcvFac
 	cfg.Params.Charset, cfg.Params.NoMSH18, cfg.Params.Enhanced = charset, noMSH18, enhanced
 	cfg.Params.Barcode, cfg.Params.PatientID = barcode, patientID
+	if !slices.Contains(sim.QueryTriggers, strings.ToUpper(trigger)) {
+		fmt.Fprintf(stderr, "medgate-sim hl7: -query-trigger %q: want %s\n", trigger, strings.Join(sim.QueryTriggers, " or "))
+		return 2
+	}
+	cfg.Params.QueryTrigger = strings.ToUpper(trigger) // read by -msg qry only
 	cfg.Variant = sim.Variant(variant)
 	cfg.OversizeBytes = oversize << 20
 	cfg.Expect = strings.ToUpper(expect)

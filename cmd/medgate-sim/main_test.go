@@ -116,11 +116,16 @@ func runMedgate(t *testing.T, cfgDoc string) medgateAddrs {
 	return medgateAddrs{}
 }
 
+// queryApp is MSH-3 of a second simulated analyzer, set to query orders.
+const queryApp = "SIM-QRY"
+
 // startMedgate runs medgate with the simulator provisioned as an HL7
-// device and returns its MLLP address.
+// device (and as queryApp, a device set to query orders) and returns its
+// MLLP address.
 func startMedgate(t *testing.T) string {
 	t.Helper()
-	return runMedgate(t, "devices:\n  - name: sim\n    protocol: hl7\n    sending_application: "+sim.DefaultApp+"\n").mllp
+	return runMedgate(t, "devices:\n  - name: sim\n    protocol: hl7\n    sending_application: "+sim.DefaultApp+"\n"+
+		"  - name: sim-qry\n    protocol: hl7\n    sending_application: "+queryApp+"\n    query: true\n").mllp
 }
 
 // runSim runs medgate-sim's subcommand and returns its exit status, stdout
@@ -181,6 +186,22 @@ func TestSimAgainstMedgate(t *testing.T) {
 			t.Errorf("-msg %s: exit %d\n%s%s", kind, code, out, errOut)
 		}
 	}
+	// Query mode against a device set to query orders: QRY^Q02 is answered
+	// with QCK^Q02, QRY^R02 with one ORF^R04, each with MSA AA for the
+	// query's MSH-10 (checked by the simulator) and "no data" for an
+	// unknown sample.
+	for trigger, want := range map[string][]string{"Q02": {"QCK^Q02", "QAK|SR|NF"}, "R02": {"ORF^R04^ORF_R04", "|NF"}} {
+		code, out, errOut := runSim(t, "hl7", "-addr", addr, "-app", queryApp, "-msg", "qry", "-query-trigger", trigger,
+			"-barcode", "NO-SUCH-SAMPLE", "-expect", "AA")
+		if code != 0 || !strings.Contains(out, "result:       OK") || !strings.Contains(out, "QRY^"+trigger) {
+			t.Errorf("-query-trigger %s: exit %d\n%s%s", trigger, code, out, errOut)
+		}
+		for _, w := range want {
+			if !strings.Contains(out, w) {
+				t.Errorf("-query-trigger %s: no %q in the answer\n%s", trigger, w, out)
+			}
+		}
+	}
 	// -expect makes a different answer fail: an unregistered sender gets AR.
 	if code, out, _ := runSim(t, "hl7", "-addr", addr, "-app", "NOT-REGISTERED", "-expect", "AA"); code != 1 || !strings.Contains(out, "AR 1") {
 		t.Errorf("unregistered sender: exit %d\n%s", code, out)
@@ -237,7 +258,7 @@ func TestDispatch(t *testing.T) {
 	if code := dispatch(context.Background(), []string{"help"}, &out, &errb); code != 0 {
 		t.Errorf("help: %d", code)
 	}
-	for _, args := range [][]string{{"hl7", "-variant", "nope"}, {"hl7", "-msg", "nope"}, {"hl7", "-charset", "koi8-r"}, {"hl7", "-bogus"}, {"hl7", "extra"}} {
+	for _, args := range [][]string{{"hl7", "-variant", "nope"}, {"hl7", "-msg", "nope"}, {"hl7", "-charset", "koi8-r"}, {"hl7", "-bogus"}, {"hl7", "extra"}, {"hl7", "-msg", "qry", "-query-trigger", "Q03"}} {
 		errb.Reset()
 		if code := dispatch(context.Background(), args, &out, &errb); code != 2 {
 			t.Errorf("%v: exit %d, want 2 (%s)", args, code, errb.String())

@@ -185,7 +185,7 @@ func serve(ctx context.Context, cfg config.Config, getenv func(string) string, l
 			}
 			mllpLn = tls.NewListener(mllpLn, tc)
 		}
-		// The responder answers analyzers' order queries (QRY^Q02) after storing them.
+		// The responder answers analyzers' order queries (QRY^Q02, QRY^R02) after storing them.
 		mllpServer = &mllp.Server{Handler: ingest.HL7Responder{Pipeline: pipeline, Location: time.Local}, Logger: log,
 			Name: "mllp " + mllpLn.Addr().String(),
 			// A device's profile may pin its acknowledgement mode.

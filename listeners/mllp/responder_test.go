@@ -8,8 +8,9 @@ import (
 	"github.com/medgate/medgate/listeners"
 )
 
-// responder answers ORM messages with two messages of its own, refuses
-// "BAD" control IDs and leaves the rest to the Server's ACK.
+// responder answers order queries with messages of its own (QRY^Q02 two,
+// QRY^R02 one), refuses "BAD" control IDs and leaves the rest to the
+// Server's ACK.
 type responder struct {
 	handled atomic.Int32
 }
@@ -28,6 +29,10 @@ func (r *responder) Respond(_ context.Context, env *listeners.Envelope) ([][]byt
 		return [][]byte{
 			[]byte("MSH|^~\\&|MEDGATE||A||20260101120000||QCK^Q02|R1|P|2.3.1\rMSA|AA|" + env.Key + "\rQAK|SR|OK\r"),
 			[]byte("MSH|^~\\&|MEDGATE||A||20260101120000||DSR^Q03|R2|P|2.3.1\rMSA|AA|" + env.Key + "\rDSP|1||\x0bX\r"),
+		}, nil
+	case env.Type == "QRY^R02":
+		return [][]byte{
+			[]byte("MSH|^~\\&|MEDGATE||A||20260101120000||ORF^R04^ORF_R04|R3|P|2.3.1\rMSA|AA|" + env.Key + "\rQRD|x\rQAK|x|NF\r"),
 		}, nil
 	}
 	return nil, nil
@@ -60,11 +65,26 @@ func TestResponder(t *testing.T) {
 	if code, ctl := msa(cl.ack()); code != "AA" || ctl != "N1" {
 		t.Errorf("after an inbound ACK, got %s for %q; want AA for N1 (the ACK unanswered)", code, ctl)
 	}
+
+	// A QRY^R02 (MSH-9.3 given, Type without it) is answered with the
+	// responder's single ORF^R04, then the next message's ACK follows.
+	cl.write(frame(hl7msg("Q2", "QRY^R02^QRY_R02", "")))
+	orf := cl.ack()
+	if mt := orf.MSH().MessageType(); mt.Code != "ORF" || mt.Trigger != "R04" {
+		t.Errorf("R02 answer %v; want the responder's ORF^R04", mt)
+	}
+	if code, ctl := msa(orf); code != "AA" || ctl != "Q2" {
+		t.Errorf("ORF MSA %s for %q; want AA for Q2", code, ctl)
+	}
+	cl.write(frame(hl7msg("N2", "ORU^R01", "")))
+	if code, ctl := msa(cl.ack()); code != "AA" || ctl != "N2" {
+		t.Errorf("after an ORF^R04, got %s for %q; want AA for N2 (one answer frame)", code, ctl)
+	}
 	cl.write(frame(hl7msg("BAD", "ORU^R01", "")))
 	if code, ctl := msa(cl.ack()); code != "AE" || ctl != "BAD" {
 		t.Errorf("responder error: %s for %q; want AE", code, ctl)
 	}
-	if n := r.handled.Load(); n != 4 {
-		t.Errorf("handled %d messages; want 4 (the ACK too)", n)
+	if n := r.handled.Load(); n != 6 {
+		t.Errorf("handled %d messages; want 6 (the ACK too)", n)
 	}
 }

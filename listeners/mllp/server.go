@@ -47,7 +47,7 @@ const (
 //
 // When Handler also implements listeners.Responder, Respond is called
 // instead of Handle; a non-nil answer it returns (an HL7 query's QCK^Q02
-// and DSR^Q03, say) is sent in place of the ACK, each message in its own
+// and DSR^Q03, or a QRY^R02's ORF^R04) is sent in place of the ACK, each message in its own
 // frame, whatever MSH-15 says. An answer's start or end block bytes are
 // replaced with '?' as in ACKs.
 //

@@ -21,9 +21,9 @@ import (
 // HL7 processes HL7 v2 messages by their type (mapping.HL7Types): results
 // (ORU^R01, OUL^R22), patients (ADT^A01, A04, A08, A28, A31; A40 and A34
 // merges go to reconciliation) and orders from an outside LIS/HIS
-// (ORM^O01, OML^O21); order queries (QRY^Q02) from devices set to query
-// orders (answered by HL7Responder) and acknowledgments (kept, never
-// answered). Any other type is refused as unsupported (AR), its
+// (ORM^O01, OML^O21); order queries (QRY^Q02, QRY^R02) from devices set
+// to query orders (answered by HL7Responder) and acknowledgments (kept,
+// never answered). Any other type is refused as unsupported (AR), its
 // raw bytes kept. Location is the clinic's time zone for timestamps
 // devices send without an offset (nil: UTC); MaxPatients is the
 // organization's patient limit for patients a message registers, as the
@@ -111,16 +111,16 @@ func putBlob(ctx context.Context, blobs *blob.FS, data []byte) (string, error) {
 
 // HL7Responder is the MLLP listener's handler: every message goes through
 // the Pipeline as usual (stored, then processed), and an order query
-// (QRY^Q02) from a device set to query orders is then answered with the
-// orders of its sample (mapping.BuildQueryAnswer: QCK^Q02, then DSR^Q03
-// when there are orders) instead of an ACK. It implements
-// listeners.Responder.
+// (mapping.IsOrderQuery) from a device set to query orders is then answered
+// with the orders of its sample (mapping.BuildQueryAnswer: for QRY^Q02 a
+// QCK^Q02, then DSR^Q03 when there are orders; for QRY^R02 one ORF^R04)
+// instead of an ACK. It implements listeners.Responder.
 //
 // The sample is found by its specimen barcode (or, failing that, by an
 // accession number) within the device's organization; only an active lab
-// order counts. An unknown barcode is answered "no orders" (QAK NF), never
-// with an error. The answer is built after the query is stored, from what
-// the store holds then.
+// order counts. An unknown barcode is answered "no orders" (QAK NF; an
+// ORF^R04 without PID/OBR), never with an error. The answer is built
+// after the query is stored, from what the store holds then.
 type HL7Responder struct {
 	*Pipeline
 	Location *time.Location // for the answers' timestamps (nil: time.Local)
@@ -137,7 +137,7 @@ func (r HL7Responder) Respond(ctx context.Context, env *listeners.Envelope) ([][
 	if err := r.Handle(ctx, env); err != nil {
 		return nil, err
 	}
-	if env.Protocol != listeners.HL7 || env.Type != "QRY^Q02" {
+	if env.Protocol != listeners.HL7 || !mapping.IsOrderQuery(env.Type) {
 		return nil, nil
 	}
 	dev, err := r.Device(ctx, env)
@@ -165,7 +165,7 @@ func (r HL7Responder) Respond(ctx context.Context, env *listeners.Envelope) ([][
 		r.log().Error("order query: lookup failed", "device", dev.Name, "err", err)
 		return nil, fmt.Errorf("%w: %v", listeners.ErrUnavailable, err)
 	}
-	r.log().Info("order query answered", "device", dev.Name, "control_id", env.Key, "found", a.Order != nil,
+	r.log().Info("order query answered", "device", dev.Name, "type", env.Type, "control_id", env.Key, "found", a.Order != nil,
 		"tests", orderTests(a.Order))
 	return mapping.BuildQueryAnswer(msg, a), nil
 }

@@ -459,7 +459,9 @@ func BuildORM(o Order) *Message {
 		obr := m.Add("OBR", strconv.Itoa(i+1), it.PlacerOrderNumber.Encode(d), it.FillerOrderNumber.Encode(d), it.Service.Encode(d))
 		obr.setFields(5, d.Encode(it.Priority), m.ts(it.RequestedTime, h.WithZone), m.ts(it.CollectionTime, h.WithZone))
 		if it.Specimen != nil {
-			obr.setFields(15, it.Specimen.Type.Encode(d))
+			// OBR-15.1 is the specimen source (a CE in subcomponents); its
+			// second component is additives, not the text.
+			obr.setFields(15, it.Specimen.Type.enc(d, d.Subcomponent))
 		}
 		obr.setFields(16, it.OrderingProvider.Encode(d))
 		obr.setFields(27, tq)

@@ -543,6 +543,10 @@ func TestBuildersRoundTrip(t *testing.T) {
 			t.Errorf("%s: Cyrillic encoded to Latin-1 without error", name)
 		}
 	}
+	orm := mustParse(t, string(BuildORM(Order{Header: h, Patient: pat, Items: items}).Encode()), Options{})
+	if src := (OBR{orm.Segment("OBR")}).SpecimenSource(); src.Code != "BLD" || src.Text != "Кровь" {
+		t.Errorf("ORM OBR-15.1 specimen source: %+v", src) // OBR-15.2 is additives, not the text
+	}
 	oru := BuildORU(ORU{Header: h, Patient: pat, Reports: []Report{{Results: []Result{
 		{Type: "TX", Value: "a\nb ^"}, {Type: "ED", ED: &ED{Type: "AP", Subtype: "PDF", Data: []byte("%PDF")}},
 	}}}})

@@ -2,9 +2,9 @@
 // analyzer or a LIS against medgate (or any MLLP receiver), for tests,
 // benchmarks and the medgate-sim command.
 //
-// Generators (CBC, Chemistry, ADT, ORM, OML, QueryQ02, Generate) build
-// messages with parsers/hl7's builders, with invented Cyrillic patients
-// in UTF-8, Windows-1251, ISO-8859-5 or CP866. Variants (Variants,
+// Generators (CBC, Chemistry, ADT, ORM, OML, QueryQ02, QueryR02,
+// Generate) build messages with parsers/hl7's builders, with invented
+// Cyrillic patients in UTF-8, Windows-1251, ISO-8859-5 or CP866. Variants (Variants,
 // MakeBadMSH, MakeTruncated, MakeOversize, ...) make malformed and hostile
 // input. Run sends over listeners/mllp's Writer and reads answers with
 // its Reader — there is no second framing implementation — checks that

@@ -71,6 +71,9 @@ type Params struct {
 	Barcode string
 	// PatientID is PID-3; default derived from Seq.
 	PatientID string
+	// QueryTrigger is the order query kind "qry" sends: Q02 (the default,
+	// QueryQ02) or R02 (QueryR02).
+	QueryTrigger string
 	// Seq picks the patient from People and varies values; usually the
 	// message's counter.
 	Seq int
@@ -356,8 +359,19 @@ func OML(p Params) (*hl7.Message, error) {
 
 // QueryQ02 builds the original-mode host query QRY^Q02 (v2.3.1) that
 // Mindray BS/BC analyzers send: the barcode in QRD-8, QRF-1 the analyzer.
-func QueryQ02(p Params) (*hl7.Message, error) {
-	h, err := p.header(hl7.MSG{Code: "QRY", Trigger: "Q02", Structure: "QRY_Q02"}, "2.3.1")
+// The host answers QCK^Q02, then DSR^Q03 with the orders.
+func QueryQ02(p Params) (*hl7.Message, error) { return orderQuery(p, "Q02") }
+
+// QueryR02 builds the same query as QRY^R02 (v2.3.1, "query for results
+// of observation"), which other analyzers send to ask the host for a
+// sample's orders; the host answers one ORF^R04.
+func QueryR02(p Params) (*hl7.Message, error) { return orderQuery(p, "R02") }
+
+// QueryTriggers are the Params.QueryTrigger values.
+var QueryTriggers = []string{"Q02", "R02"}
+
+func orderQuery(p Params, trigger string) (*hl7.Message, error) {
+	h, err := p.header(hl7.MSG{Code: "QRY", Trigger: trigger, Structure: "QRY_" + trigger}, "2.3.1")
 	if err != nil {
 		return nil, err
 	}
@@ -396,7 +410,13 @@ func Generate(kind string, p Params) (*hl7.Message, error) {
 	case "oml":
 		return OML(p)
 	case "qry", "query":
-		return QueryQ02(p)
+		switch strings.ToUpper(p.QueryTrigger) {
+		case "", "Q02":
+			return QueryQ02(p)
+		case "R02":
+			return QueryR02(p)
+		}
+		return nil, fmt.Errorf("unknown query trigger %q (want %s)", p.QueryTrigger, strings.Join(QueryTriggers, " or "))
 	}
 	return nil, fmt.Errorf("unknown message kind %q (want one of %s)", kind, strings.Join(Kinds, ", "))
 }

@@ -184,6 +184,22 @@ func TestOrdersADTAndQuery(t *testing.T) {
 	if w := (hl7.QRD{Segment: qrd}).WhoSubjectFilter(); len(w) != 1 || w[0].ID != "BC555" {
 		t.Errorf("QRD-8 %+v", w)
 	}
+	// The same query as QRY^R02: only MSH-9 differs.
+	r := p
+	r.QueryTrigger = "r02"
+	raw, r02 := gen(t, "qry", r)
+	if mt := r02.MSH().MessageType(); mt.Code != "QRY" || mt.Trigger != "R02" || mt.Structure != "QRY_R02" {
+		t.Errorf("R02 MSH-9 %+v", mt)
+	}
+	if r02.Segment("QRD").Raw() != qrd.Raw() || r02.Segment("QRF").Raw() != q.Segment("QRF").Raw() {
+		t.Errorf("R02 QRD/QRF differ from Q02's: %q", raw)
+	}
+	if direct, err := QueryR02(p); err != nil || !direct.Equal(r02) {
+		t.Errorf("QueryR02 differs from Generate with QueryTrigger R02: %v", err)
+	}
+	if _, err := Generate("qry", Params{QueryTrigger: "Q03"}); err == nil {
+		t.Error("query trigger Q03 accepted")
+	}
 	if _, err := Generate("xyz", p); err == nil {
 		t.Error("unknown kind accepted")
 	}
@@ -310,6 +326,7 @@ func TestTemplatesMatchGenerate(t *testing.T) {
 			{Time: when, Charset: "cp866"},
 			{Time: when, Charset: "windows-1251", Barcode: "BC-1", PatientID: "MRN-7", Enhanced: true},
 			{Time: when, Barcode: "ШК-1"}, // non-ASCII: built directly
+			{Time: when, Barcode: "BC-2", QueryTrigger: "R02"},
 		} {
 			var tm templates
 			for seq := range 200 {

@@ -36,8 +36,8 @@ type Config struct {
 	// Kind is what to send (see Kinds); ignored when Replay is set.
 	Kind string
 	// Params is the template for every message: MSH-3/4/5/6, charset,
-	// enhanced mode, barcode, patient ID. ControlID and Seq are set per
-	// message.
+	// enhanced mode, barcode, patient ID, the query trigger of kind qry.
+	// ControlID and Seq are set per message.
 	Params Params
 	// Replay, when set, is sent instead of generated messages, cycling
 	// when Count exceeds it. MSH-10 is rewritten to a unique control ID
@@ -156,6 +156,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	r := &runner{cfg: cfg, info: info, charset: cs, samples: map[string]bool{}, reasons: map[string]bool{}}
 	kind := cfg.Kind
+	if isQuery(kind) && cfg.Params.QueryTrigger != "" {
+		kind += " (QRY^" + strings.ToUpper(cfg.Params.QueryTrigger) + ")"
+	}
 	if len(cfg.Replay) > 0 {
 		kind = fmt.Sprintf("replay of %d message(s)", len(cfg.Replay))
 	}
@@ -458,7 +461,7 @@ func (r *runner) exchange(ctx context.Context, c *conn, w *wire) bool {
 		return false
 	}
 	frames := [][]byte{frame}
-	if strings.EqualFold(r.cfg.Kind, "qry") || strings.EqualFold(r.cfg.Kind, "query") {
+	if isQuery(r.cfg.Kind) {
 		frames = append(frames, r.followUps(c)...)
 	}
 	r.mu.Lock()
@@ -486,9 +489,16 @@ func isReset(err error) bool {
 	return strings.Contains(s, "connection reset") || strings.Contains(s, "broken pipe")
 }
 
+// isQuery reports query mode: kind qry sends an order query (QRY^Q02 or
+// QRY^R02) and reads what follows its answer.
+func isQuery(kind string) bool {
+	return strings.EqualFold(kind, "qry") || strings.EqualFold(kind, "query")
+}
+
 // followUps reads the messages a query's answer is followed by (DSR^Q03
-// with the orders, as Mindray hosts send), until QueryWait passes without
-// one, and acknowledges each that is not itself an acknowledgment.
+// with the orders, as Mindray hosts send after QCK^Q02; none after an
+// ORF^R04), until QueryWait passes without one, and acknowledges each that
+// is not itself an acknowledgment.
 func (r *runner) followUps(c *conn) [][]byte {
 	var out [][]byte
 	for {

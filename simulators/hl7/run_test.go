@@ -370,6 +370,56 @@ func TestQueryMode(t *testing.T) {
 	}
 }
 
+// Query mode with QRY^R02: the host's one ORF^R04 is the answer, its
+// MSA-2 checked against the query's MSH-10 (a wrong one is a mismatch);
+// nothing follows it and nothing is acknowledged.
+func TestQueryModeR02(t *testing.T) {
+	var wrongMSA2 atomic.Bool
+	acks := make(chan string, 4)
+	addr := respond(t, func(f []byte, _ int) [][]byte {
+		m, err := hl7.Parse(f, hl7.Options{})
+		if err != nil {
+			t.Error(err)
+			return nil
+		}
+		if mt := m.MSH().MessageType(); mt.Code == "ACK" {
+			acks <- m.MSH().ControlID()
+			return nil
+		} else if mt.Code != "QRY" || mt.Trigger != "R02" {
+			t.Errorf("unexpected %s", mt)
+			return nil
+		}
+		ctl := m.MSH().ControlID()
+		if wrongMSA2.Load() {
+			ctl = "OTHER"
+		}
+		return [][]byte{[]byte("MSH|^~\\&|MEDGATE||SIM||20260101||ORF^R04^ORF_R04|ORF1|P|2.3.1\rMSA|AA|" + ctl + "\r" +
+			m.Segment("QRD").Raw() + "\rPID|1||42\rORC|NW|L1|BC123\rOBR|1|L1|BC123|CBC\rQAK|1|OK\r")}
+	})
+	var answers []Answer
+	cfg := Config{Addr: addr, Kind: "qry", QueryWait: 200 * time.Millisecond, Params: Params{Barcode: "BC123", QueryTrigger: "R02"},
+		OnAnswer: func(a Answer) { answers = append(answers, a) }}
+	rep := run(t, cfg)
+	if rep.Acked["AA"] != 1 || !rep.OK() || !strings.Contains(rep.Kind, "R02") {
+		t.Fatalf("report %+v", rep)
+	}
+	if len(answers) != 1 || len(answers[0].Frames) != 1 || !strings.Contains(string(answers[0].Frames[0]), "ORF^R04") {
+		t.Fatalf("answers %q", answers)
+	}
+	wrongMSA2.Store(true)
+	if rep := run(t, cfg); rep.Mismatched != 1 || rep.OK() {
+		t.Errorf("ORF^R04 for another query: report %+v; want a mismatch", rep)
+	}
+	select {
+	case id := <-acks:
+		t.Errorf("the ORF^R04 was acknowledged (%s)", id)
+	default:
+	}
+	if _, err := Run(context.Background(), Config{Kind: "qry", Params: Params{QueryTrigger: "X"}}); err == nil {
+		t.Error("unknown query trigger accepted")
+	}
+}
+
 func TestRunConfigErrors(t *testing.T) {
 	for _, cfg := range []Config{{Kind: "nope"}, {Variant: "nope"}, {Params: Params{Charset: "latin-1"}}, {Count: -1}} {
 		if _, err := Run(context.Background(), cfg); err == nil {
