@@ -15,6 +15,12 @@ import (
 // whole group durable, and each caller hears only after that commit. Many
 // devices sending at once share fsyncs instead of queueing for them, and
 // nothing is acknowledged before it is on disk.
+//
+// Where the dialect makes commits durable after the fact (Dialect.Durable),
+// a second goroutine does that for each committed group and only then
+// answers its callers, while the committer already runs the next group:
+// the write lock is never held across a disk flush, and one flush covers
+// every group committed before it.
 
 const maxGroup = 64
 
@@ -32,14 +38,61 @@ type committer struct {
 	reqs chan *groupReq
 	quit chan struct{}
 	done chan struct{}
+	// durable, when the dialect defers durability, makes the groups sent
+	// to committed durable before their callers hear.
+	durable   func() error
+	committed chan committedGroup
+	synced    chan struct{}
+}
+
+// committedGroup is a committed group's callers with their results.
+type committedGroup struct {
+	group []*groupReq
+	errs  []error
 }
 
 var errClosed = errors.New("store closed")
 
-func newCommitter(db *sql.DB, stmts *stmtCache, d *Dialect) *committer {
+func newCommitter(db *sql.DB, stmts *stmtCache, d *Dialect, durable func() error) *committer {
 	c := &committer{db: db, c: stmts, d: d, reqs: make(chan *groupReq), quit: make(chan struct{}), done: make(chan struct{})}
+	if d.Durable != nil {
+		c.durable = durable
+		c.committed = make(chan committedGroup, maxGroup)
+		c.synced = make(chan struct{})
+		go c.syncLoop()
+	}
 	go c.loop()
 	return c
+}
+
+// syncLoop makes committed groups durable, as many as have been committed
+// by the time it gets to them with one flush, then answers their callers.
+func (c *committer) syncLoop() {
+	defer close(c.synced)
+	for g := range c.committed {
+		batch := []committedGroup{g}
+	collect:
+		for {
+			select {
+			case g, ok := <-c.committed:
+				if !ok {
+					break collect
+				}
+				batch = append(batch, g)
+			default:
+				break collect
+			}
+		}
+		err := c.durable()
+		for _, g := range batch {
+			for i, r := range g.group {
+				if g.errs[i] == nil {
+					g.errs[i] = err
+				}
+				r.done <- g.errs[i]
+			}
+		}
+	}
 }
 
 // run executes fn in the next group and returns after the group commits.
@@ -64,6 +117,12 @@ func (c *committer) close() {
 
 func (c *committer) loop() {
 	defer close(c.done)
+	if c.committed != nil {
+		defer func() {
+			close(c.committed)
+			<-c.synced
+		}()
+	}
 	for {
 		var first *groupReq
 		select {
@@ -124,12 +183,17 @@ func (c *committer) commit(group []*groupReq) {
 			errs[i] = err
 		}
 	}
-	if err := tx.Commit(); err != nil {
+	err = tx.Commit()
+	if err != nil {
 		for i := range errs {
 			if errs[i] == nil {
 				errs[i] = fmt.Errorf("commit: %w", err)
 			}
 		}
+	}
+	if c.committed != nil && err == nil {
+		c.committed <- committedGroup{group, errs}
+		return
 	}
 	for i, r := range group {
 		r.done <- errs[i]

@@ -48,6 +48,13 @@ type Dialect struct {
 	// name; the lock query returns a bool) and give up a session lock that
 	// survives transactions: named leases across instances (lease.go).
 	AdvisoryLock, AdvisoryUnlock string
+	// Durable, if set, makes the commits before it durable (SQLite: an
+	// fdatasync of the write-ahead log, the database committing with
+	// synchronous=NORMAL). No caller hears of a commit before Durable has
+	// returned after it, so nothing is acknowledged before it is on disk;
+	// the group committer meanwhile runs the next group instead of waiting
+	// for the disk with the write lock held (see group.go).
+	Durable func() error
 }
 
 // Store is the shared implementation of store.Store.
@@ -57,7 +64,12 @@ type Store struct {
 	r     *pool // reader pool; the writer's on PostgreSQL
 	d     Dialect
 	group *committer // group commit for the ingest path
+	// closers run after the pools close (OnClose).
+	closers []func() error
 }
+
+// OnClose registers fn to run when the store closes, after its pools.
+func (s *Store) OnClose(fn func() error) { s.closers = append(s.closers, fn) }
 
 var _ store.Store = (*Store)(nil)
 
@@ -74,7 +86,7 @@ func New(ctx context.Context, w, r *sql.DB, d Dialect) (*Store, error) {
 		s.r.c = s.wc
 	}
 	if d.GroupCommit {
-		s.group = newCommitter(w, s.wc, &s.d)
+		s.group = newCommitter(w, s.wc, &s.d, s.durable)
 	}
 	return s, nil
 }
@@ -102,6 +114,9 @@ func (s *Store) Close() error {
 	err := s.w.Close()
 	if s.r.DB != s.w {
 		err = errors.Join(err, s.r.Close())
+	}
+	for _, fn := range s.closers {
+		err = errors.Join(err, fn())
 	}
 	return err
 }
@@ -135,6 +150,17 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *txn) error) error {
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
+	}
+	return s.durable()
+}
+
+// durable makes the commits so far durable where the dialect defers that.
+func (s *Store) durable() error {
+	if s.d.Durable == nil {
+		return nil
+	}
+	if err := s.d.Durable(); err != nil {
+		return fmt.Errorf("commit not made durable: %w", err)
 	}
 	return nil
 }

@@ -1,0 +1,4 @@
+package sqlite
+
+// OpenWrapped is Open with the write-ahead log's flush wrapped by wrap.
+var OpenWrapped = open
