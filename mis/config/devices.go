@@ -437,13 +437,23 @@ func sameIdentity(a, b DeviceSpec) bool {
 			return false
 		}
 	case domain.ProtocolASTM:
-		if a.Sender != b.Sender {
+		if a.Sender != b.Sender || linesDiffer(a.Transport, b.Transport) {
 			return false
 		}
 	default:
 		return false
 	}
 	return addressesOverlap(a.Addresses, b.Addresses)
+}
+
+// linesDiffer: two ASTM devices each on a line of its own (serial port, or
+// host and port) are told apart by it; one without a transport takes
+// messages from any line.
+func linesDiffer(a, b *DeviceTransport) bool {
+	if a == nil || b == nil {
+		return false
+	}
+	return a.Serial != b.Serial || a.Host != b.Host || a.Port != b.Port
 }
 
 // addressesOverlap: an empty allow-list allows every address.
@@ -478,7 +488,7 @@ func (dc *deviceChecker) identityClash(j, i int, a, b DeviceSpec) {
 				" (an empty sending_facility matches any)"
 		}
 	default:
-		key, what, value, change = "sender", "sender", b.Sender, "different senders"
+		key, what, value, change = "sender", "sender", b.Sender, "different senders, different transport lines"
 	}
 	p := dc.path(i, key)
 	dc.errorf(p, "%s: %s is already the %s of %s%s; medgate could not tell their messages apart (give them %s or disjoint addresses, or set active: false on one)",

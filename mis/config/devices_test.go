@@ -203,9 +203,11 @@ func TestDecodeDevicesErrors(t *testing.T) {
 			`d.yaml:2: devices[0].addresses must be a list (a "- " line for each item, or [a, b]), got "10.0.0.1"`},
 		{"devices:\n  - &d {name: a, protocol: astm, sender: S}\n  - *d\n",
 			`d.yaml:3: devices[1].name: "a" is already the name of devices[0] (line 2); each device needs its own name
-d.yaml:3: devices[1].sender: "S" is already the sender of devices[0] (line 2); medgate could not tell their messages apart (give them different senders or disjoint addresses, or set active: false on one)`},
+d.yaml:3: devices[1].sender: "S" is already the sender of devices[0] (line 2); medgate could not tell their messages apart (give them different senders, different transport lines or disjoint addresses, or set active: false on one)`},
 		{"devices:\n  - {name: a, protocol: astm, sender: S}\n  - {name: b, protocol: astm, sender: S, addresses: [10.0.0.1]}\n",
-			`d.yaml:3: devices[1].sender: "S" is already the sender of devices[0] (line 2); medgate could not tell their messages apart (give them different senders or disjoint addresses, or set active: false on one)`},
+			`d.yaml:3: devices[1].sender: "S" is already the sender of devices[0] (line 2); medgate could not tell their messages apart (give them different senders, different transport lines or disjoint addresses, or set active: false on one)`},
+		{"devices:\n  - {name: a, protocol: astm, sender: S, transport: {serial: /dev/ttyUSB0, baud: 9600}}\n  - {name: b, protocol: astm, sender: S}\n",
+			`d.yaml:3: devices[1].sender: "S" is already the sender of devices[0] (line 2); medgate could not tell their messages apart (give them different senders, different transport lines or disjoint addresses, or set active: false on one)`},
 		{"devices:\n  - {name: a, protocol: hl7, sending_application: A, sending_facility: F}\n  - {name: b, protocol: hl7, sending_application: A, sending_facility: F}\n",
 			`d.yaml:3: devices[1].sending_application: "A" is already the sending application of devices[0] (line 2) with the same sending facility "F"; medgate could not tell their messages apart (give them different sending facilities or disjoint addresses, or set active: false on one)`},
 		{"devices:\n  - {name: a, protocol: dicom, ae_title: A, addresses: [10.0.0.1, \"::1\"]}\n  - {name: b, protocol: dicom, ae_title: A, addresses: [\"0:0::1\"]}\n",
@@ -216,6 +218,12 @@ d.yaml:3: devices[1].sender: "S" is already the sender of devices[0] (line 2); m
 		if err == nil || err.Error() != tt.want {
 			t.Errorf("%q:\n got %v (%+v)\nwant %s", tt.in, err, specs, tt.want)
 		}
+	}
+	// One model on two serial lines: told apart by the line.
+	twoLines := "devices:\n  - {name: a, protocol: astm, sender: S, transport: {serial: /dev/ttyUSB0, baud: 9600}}\n" +
+		"  - {name: b, protocol: astm, sender: S, transport: {serial: /dev/ttyUSB1, baud: 9600}}\n"
+	if specs, err := DecodeDevices([]byte(twoLines), "d.yaml"); err != nil || len(specs) != 2 {
+		t.Errorf("two lines: %v, %+v", err, specs)
 	}
 	for _, in := range []string{"", "# nothing\n", "devices:\n", "devices: []\n", "---\n"} {
 		if specs, err := DecodeDevices([]byte(in), "d.yaml"); err != nil || specs != nil {

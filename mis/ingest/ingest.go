@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
 	"time"
 
 	"github.com/medgate/medgate/listeners"
@@ -341,8 +342,10 @@ func (p *Pipeline) Device(ctx context.Context, env *listeners.Envelope) (*domain
 }
 
 // identify finds the registered device an envelope comes from: the
-// protocol's identity field, then the address allow-list and, for HL7,
-// the sending facility when the device names one. Two devices claiming
+// protocol's identity field, then the address allow-list, for HL7 the
+// sending facility when the device names one, and for ASTM the serial line
+// or host and port when the device names one (two analyzers of one model
+// send the same H-record sender name). Two devices claiming
 // the same identity are ambiguous and treated as unknown.
 func (p *Pipeline) identify(ctx context.Context, env *listeners.Envelope) (*domain.Device, error) {
 	id := identity(env)
@@ -361,6 +364,9 @@ func (p *Pipeline) identify(ctx context.Context, env *listeners.Envelope) (*doma
 			continue
 		}
 		if env.Protocol == listeners.HL7 && d.SendingFacility != "" && d.SendingFacility != env.SendingFacility {
+			continue
+		}
+		if env.Protocol == listeners.ASTM && !sameLine(d.Transport, env.Peer) {
 			continue
 		}
 		found = append(found, d)
@@ -384,6 +390,26 @@ func identity(env *listeners.Envelope) string {
 		return env.Sender
 	}
 	return ""
+}
+
+// sameLine reports whether an ASTM message came over the device's own
+// line: its serial port (the envelope's Peer is the port's path), or the
+// host and port medgate connects to. A device without a transport is a TCP
+// client of medgate, checked by its address allow-list instead.
+func sameLine(t *domain.Transport, peer string) bool {
+	switch {
+	case t == nil:
+		return true
+	case t.Serial != "":
+		return peer == t.Serial
+	case t.Port != 0:
+		host, port, err := net.SplitHostPort(peer)
+		if err != nil || port != strconv.Itoa(t.Port) {
+			return false
+		}
+		return t.Host == "" || host == t.Host || allowed([]string{t.Host}, peer)
+	}
+	return true
 }
 
 func allowed(addrs []string, peer string) bool {

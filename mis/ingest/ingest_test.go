@@ -152,6 +152,45 @@ func TestUnknownDevice(t *testing.T) {
 	})
 }
 
+// Two analyzers of one model send the same H-record sender name; the
+// serial line or the host and port a device is set on tells them apart.
+func TestASTMIdentityByLine(t *testing.T) {
+	each(t, func(t *testing.T, w *world) {
+		ttyA := &domain.Device{OrganizationID: w.org, Name: "xn-a", Protocol: domain.ProtocolASTM, Sender: "XN-1000",
+			Transport: &domain.Transport{Serial: "/dev/ttyUSB0", Baud: 9600, Format: "8N1"}, SendsResults: true, Active: true}
+		ttyB := &domain.Device{OrganizationID: w.org, Name: "xn-b", Protocol: domain.ProtocolASTM, Sender: "XN-1000",
+			Transport: &domain.Transport{Serial: "/dev/ttyUSB1", Baud: 9600, Format: "8N1"}, SendsResults: true, Active: true}
+		tcp := &domain.Device{OrganizationID: w.org, Name: "xn-c", Protocol: domain.ProtocolASTM, Sender: "XN-1000",
+			Transport: &domain.Transport{Host: "10.0.5.30", Port: 5001}, SendsResults: true, Active: true}
+		for _, d := range []*domain.Device{ttyA, ttyB, tcp} {
+			if err := w.st.CreateDevice(w.ctx, d, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for peer, want := range map[string]string{
+			"/dev/ttyUSB0":   "xn-a",
+			"/dev/ttyUSB1":   "xn-b",
+			"10.0.5.30:5001": "xn-c",
+			"/dev/ttyUSB2":   "", // a line no device is set on
+			"10.0.5.30:5002": "",
+			"10.0.5.31:5001": "",
+		} {
+			env := w.env("XN-1000", "", "")
+			env.Peer = peer
+			dev, err := w.p.Device(w.ctx, env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case want == "" && dev != nil:
+				t.Errorf("%s: identified as %s, want unknown", peer, dev.Name)
+			case want != "" && (dev == nil || dev.Name != want):
+				t.Errorf("%s: identified as %v, want %s", peer, dev, want)
+			}
+		}
+	})
+}
+
 func TestResendAndConflict(t *testing.T) {
 	each(t, func(t *testing.T, w *world) {
 		body := w.order.Specimens[0].Barcode + "|HGB|140"
