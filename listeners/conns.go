@@ -20,26 +20,33 @@ type Conns struct {
 	closing   atomic.Bool
 }
 
-// AddListener records ln; false when shutting down (the caller closes ln
-// and returns its ErrServerClosed).
-func (s *Conns) AddListener(ln net.Listener) bool {
+// Listen records ln for the span of a server's Serve, closing ln and every
+// held connection at once if ctx ends. It returns the function Serve defers
+// (forget and close ln), or false when shutting down: then ln is closed
+// and the caller returns its ErrServerClosed.
+func (s *Conns) Listen(ctx context.Context, ln net.Listener) (done func(), ok bool) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closing.Load() {
-		return false
+		s.mu.Unlock()
+		ln.Close()
+		return nil, false
 	}
 	if s.listeners == nil {
 		s.listeners = map[net.Listener]struct{}{}
 	}
 	s.listeners[ln] = struct{}{}
-	return true
-}
-
-// RemoveListener forgets ln.
-func (s *Conns) RemoveListener(ln net.Listener) {
-	s.mu.Lock()
-	delete(s.listeners, ln)
 	s.mu.Unlock()
+	stop := context.AfterFunc(ctx, func() {
+		ln.Close()
+		s.CloseAll()
+	})
+	return func() {
+		stop()
+		s.mu.Lock()
+		delete(s.listeners, ln)
+		s.mu.Unlock()
+		ln.Close()
+	}, true
 }
 
 // Track records c unless max connections are held or the server is

@@ -8,28 +8,17 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	dcm "github.com/medgate/medgate/parsers/dicom"
+	"github.com/medgate/medgate/parsers/dicom/dcmtktest"
 )
 
-// dcmtkTool finds a dcmtk tool; without it the test is skipped, unless CI
-// says the tools must be there.
-func dcmtkTool(t *testing.T, tool string) string {
-	t.Helper()
-	path, err := exec.LookPath(tool)
-	if err != nil {
-		if os.Getenv("MEDGATE_REQUIRE_DCMTK") == "1" {
-			t.Fatalf("%s not found and MEDGATE_REQUIRE_DCMTK=1 (apt-get install dcmtk)", tool)
-		}
-		t.Skipf("%s not found (apt-get install dcmtk)", tool)
-	}
-	return path
-}
+// dcmtkTool finds a dcmtk tool (dcmtktest.Tool).
+var dcmtkTool = dcmtktest.Tool
 
 // startMedgateDICOM runs medgate with the devices of cfgDoc and returns
 // its HTTP and DICOM addresses.

@@ -12,21 +12,11 @@ import (
 
 	dul "github.com/medgate/medgate/listeners/dicom"
 	dcm "github.com/medgate/medgate/parsers/dicom"
+	"github.com/medgate/medgate/parsers/dicom/dcmtktest"
 )
 
-// dcmtk finds a dcmtk tool; without it the test is skipped, unless CI
-// says the tools must be there.
-func dcmtk(t *testing.T, tool string) string {
-	t.Helper()
-	path, err := exec.LookPath(tool)
-	if err != nil {
-		if os.Getenv("MEDGATE_REQUIRE_DCMTK") == "1" {
-			t.Fatalf("%s not found and MEDGATE_REQUIRE_DCMTK=1 (apt-get install dcmtk)", tool)
-		}
-		t.Skipf("%s not found (apt-get install dcmtk)", tool)
-	}
-	return path
-}
+// dcmtk finds a dcmtk tool (dcmtktest.Tool).
+var dcmtk = dcmtktest.Tool
 
 // TestDICOMWithDcmtk is flow 1 end to end against dcmtk's own SCUs: the
 // scanner reads the worklist (Cyrillic intact in ISO_IR 144), stores the

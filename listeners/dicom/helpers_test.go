@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/medgate/medgate/listeners"
+	"github.com/medgate/medgate/parsers/dicom/dcmtktest"
 )
 
 // Synthetic data sets: no real patient data anywhere in these tests.
@@ -249,19 +250,8 @@ func testCtx(t *testing.T) context.Context {
 	return ctx
 }
 
-// needTool returns the path of a dcmtk tool, skipping the test when it is
-// missing unless MEDGATE_REQUIRE_DCMTK=1.
-func needTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("MEDGATE_REQUIRE_DCMTK") == "1" {
-			t.Fatalf("dcmtk tool %s missing and MEDGATE_REQUIRE_DCMTK=1: %v", name, err)
-		}
-		t.Skipf("dcmtk tool %s not installed (%v); apt-get install dcmtk", name, err)
-	}
-	return p
-}
+// needTool finds a dcmtk tool (dcmtktest.Tool).
+var needTool = dcmtktest.Tool
 
 func run(t *testing.T, name string, args ...string) (string, error) {
 	t.Helper()

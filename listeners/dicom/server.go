@@ -183,19 +183,11 @@ func (s *Server) aeTitle() string {
 // returns.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.init()
-	if !s.conns.AddListener(ln) {
-		ln.Close()
+	done, ok := s.conns.Listen(ctx, ln)
+	if !ok {
 		return ErrServerClosed
 	}
-	defer func() {
-		s.conns.RemoveListener(ln)
-		ln.Close()
-	}()
-	stop := context.AfterFunc(ctx, func() {
-		ln.Close()
-		s.conns.CloseAll()
-	})
-	defer stop()
+	defer done()
 
 	name := s.Name
 	if name == "" {

@@ -122,19 +122,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if s.Handler == nil {
 		return errors.New("mllp: Server.Handler is nil")
 	}
-	if !s.conns.AddListener(ln) {
-		ln.Close()
+	done, ok := s.conns.Listen(ctx, ln)
+	if !ok {
 		return ErrServerClosed
 	}
-	defer func() {
-		s.conns.RemoveListener(ln)
-		ln.Close()
-	}()
-	stop := context.AfterFunc(ctx, func() {
-		ln.Close()
-		s.conns.CloseAll()
-	})
-	defer stop()
+	defer done()
 
 	name := s.Name
 	if name == "" {

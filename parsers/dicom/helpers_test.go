@@ -6,21 +6,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/medgate/medgate/parsers/dicom/dcmtktest"
 )
 
-// needTool returns the path of a dcmtk tool, skipping the test when it is
-// absent unless MEDGATE_REQUIRE_DCMTK=1, which makes absence a failure.
-func needTool(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("MEDGATE_REQUIRE_DCMTK") == "1" {
-			t.Fatalf("%s not found and MEDGATE_REQUIRE_DCMTK=1: %v", name, err)
-		}
-		t.Skipf("%s not installed", name)
-	}
-	return p
-}
+// needTool finds a dcmtk tool (dcmtktest.Tool).
+var needTool = dcmtktest.Tool
 
 func run(t testing.TB, name string, args ...string) string {
 	t.Helper()

@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/medgate/medgate/parsers/dicom/dcmtktest"
 )
 
 // pattern makes deterministic test samples: a CT-like phantom (a disc,
@@ -119,19 +121,8 @@ func TestLosslessRejects(t *testing.T) {
 	}
 }
 
-// needTool skips unless the dcmtk tool is installed; with
-// MEDGATE_REQUIRE_DCMTK=1 a missing tool fails the test.
-func needTool(t testing.TB, tool string) string {
-	t.Helper()
-	p, err := exec.LookPath(tool)
-	if err != nil {
-		if os.Getenv("MEDGATE_REQUIRE_DCMTK") == "1" {
-			t.Fatalf("%s not found and MEDGATE_REQUIRE_DCMTK=1", tool)
-		}
-		t.Skipf("%s not installed", tool)
-	}
-	return p
-}
+// needTool finds a dcmtk tool (dcmtktest.Tool).
+var needTool = dcmtktest.Tool
 
 func run(t testing.TB, tool string, args ...string) {
 	t.Helper()
