@@ -5,14 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/medgate/medgate/mis/api/apitest"
 	dcm "github.com/medgate/medgate/parsers/dicom"
 	"github.com/medgate/medgate/parsers/dicom/dcmtktest"
 )
@@ -28,27 +27,7 @@ func startMedgateDICOM(t *testing.T, cfgDoc string) (httpAddr, dicomAddr string)
 	return a.http, a.dicom
 }
 
-func api(t *testing.T, method, url, token string, body any) (int, map[string]any) {
-	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequest(method, url, rd)
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&out)
-	return resp.StatusCode, out
-}
+var api = apitest.Call
 
 type modalityReport struct {
 	Echo          string           `json:"echo"`

@@ -32,19 +32,7 @@ func TestKillBetweenStoreAndAttach(t *testing.T) {
 	p := start(t, dir, env, "-config", cfg)
 	token := login(t, p, "correct-horse-42")
 	base := "http://" + p.addr + "/api/v1"
-	if code, out := call(t, "PUT", base+"/codemaps/cbc", token, map[string]any{"entries": []map[string]any{
-		{"deviceCode": "HGB", "system": "http://loinc.org", "code": "718-7", "display": "Гемоглобин", "unit": "g/L"}}}); code != 200 {
-		t.Fatalf("code map: %d %v", code, out)
-	}
-	code, pat := call(t, "POST", base+"/patients", token, map[string]any{"family": "Иванов", "given": "Пётр", "birthDate": "1980-01-02", "gender": "male"})
-	if code != 201 {
-		t.Fatalf("patient: %d %v", code, pat)
-	}
-	code, order := call(t, "POST", base+"/orders", token, map[string]any{"patient": pat["id"], "category": "lab", "code": []map[string]string{{"code": "CBC"}}})
-	if code != 201 {
-		t.Fatalf("order: %d %v", code, order)
-	}
-	barcode := order["specimen"].([]any)[0].(map[string]any)["barcode"].(string)
+	barcode, _ := labOrder(t, base, token)
 	oru := func(control string) []byte {
 		m := hl7.BuildORU(hl7.ORU{
 			Header:  hl7.Header{SendingApplication: hl7.HD{NamespaceID: "BC-5380"}, ControlID: control, Time: time.Now()},

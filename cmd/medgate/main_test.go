@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/medgate/medgate/listeners/mllp"
+	"github.com/medgate/medgate/mis/api/apitest"
 	"github.com/medgate/medgate/mis/store/postgres/pgtest"
 	"github.com/medgate/medgate/parsers/hl7"
 )
@@ -132,27 +132,7 @@ func (p *proc) stop(t *testing.T) {
 	}
 }
 
-func call(t *testing.T, method, url, token string, body any) (int, map[string]any) {
-	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequest(method, url, rd)
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&out)
-	return resp.StatusCode, out
-}
+var call = apitest.Call
 
 func login(t *testing.T, p *proc, password string) string {
 	t.Helper()
@@ -326,19 +306,7 @@ func TestHL7OverMLLP(t *testing.T) {
 	defer p.stop(t)
 	token := login(t, p, "correct-horse-42")
 	base := "http://" + p.addr + "/api/v1"
-	if code, out := call(t, "PUT", base+"/codemaps/cbc", token, map[string]any{"entries": []map[string]any{
-		{"deviceCode": "HGB", "system": "http://loinc.org", "code": "718-7", "display": "Гемоглобин", "unit": "g/L"}}}); code != 200 {
-		t.Fatalf("code map: %d %v", code, out)
-	}
-	code, pat := call(t, "POST", base+"/patients", token, map[string]any{"family": "Иванов", "given": "Пётр", "birthDate": "1980-01-02", "gender": "male"})
-	if code != 201 {
-		t.Fatalf("patient: %d %v", code, pat)
-	}
-	code, order := call(t, "POST", base+"/orders", token, map[string]any{"patient": pat["id"], "category": "lab", "code": []map[string]string{{"code": "CBC"}}})
-	if code != 201 {
-		t.Fatalf("order: %d %v", code, order)
-	}
-	barcode := order["specimen"].([]any)[0].(map[string]any)["barcode"].(string)
+	barcode, pat := labOrder(t, base, token)
 
 	send := func(app, control string) *hl7.Message {
 		t.Helper()
@@ -396,4 +364,25 @@ func TestHL7OverMLLP(t *testing.T) {
 	if items, _ := msgs["items"].([]any); len(items) != 1 {
 		t.Errorf("%d stored messages, want 1 (the refused one is not stored)", len(items))
 	}
+}
+
+// labOrder sets up flow 2's registrar side over the API: the analyzer's
+// code map "cbc" (HGB → LOINC 718-7), a patient Иванов Пётр and a CBC
+// order; it returns the order's specimen barcode and the patient.
+func labOrder(t *testing.T, base, token string) (barcode string, patient map[string]any) {
+	t.Helper()
+	if code, out := call(t, "PUT", base+"/codemaps/cbc", token, map[string]any{"entries": []map[string]any{
+		{"deviceCode": "HGB", "system": "http://loinc.org", "code": "718-7", "display": "Гемоглобин", "unit": "g/L"}}}); code != 200 {
+		t.Fatalf("code map: %d %v", code, out)
+	}
+	code, pat := call(t, "POST", base+"/patients", token, map[string]any{"family": "Иванов", "given": "Пётр", "birthDate": "1980-01-02", "gender": "male"})
+	if code != 201 {
+		t.Fatalf("patient: %d %v", code, pat)
+	}
+	code, order := call(t, "POST", base+"/orders", token, map[string]any{"patient": pat["id"], "category": "lab", "code": []map[string]string{{"code": "CBC"}}})
+	if code != 201 {
+		t.Fatalf("order: %d %v", code, order)
+	}
+	barcode = order["specimen"].([]any)[0].(map[string]any)["barcode"].(string)
+	return barcode, pat
 }
