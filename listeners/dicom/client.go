@@ -120,6 +120,12 @@ func Associate(ctx context.Context, conn net.Conn, cfg ClientConfig) (*Client, e
 		m.detach()
 		return nil, fmt.Errorf("dicom: no answer to A-ASSOCIATE-RQ: %w", ErrARTIMExpired)
 	}
+	if mx := ac.UserInfo.MaxPDULength; mx != 0 && mx < minMaxPDULength {
+		// No P-DATA-TF we could send would fit (PS3.8 D.1, E.1).
+		m.abort(SourceServiceUser, 0)
+		m.detach()
+		return nil, fmt.Errorf("dicom: the acceptor's maximum PDU length %d cannot carry any P-DATA-TF", mx)
+	}
 	c := &Client{
 		m:   m,
 		d:   newDIMSE(m, ac.UserInfo.MaxPDULength),
@@ -195,6 +201,11 @@ func (c *Client) lose(err error) error {
 	var ce *CommandError
 	if errors.As(err, &de) || errors.As(err, &ce) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, errStopped) {
 		c.m.abort(SourceServiceUser, 0)
+	}
+	if errors.Is(err, errReleaseRequest) {
+		// The acceptor released: a release is always accepted (PS3.8
+		// 7.2.2), with an A-RELEASE-RP (Sta8, AR-4).
+		c.m.local(evt14, nil)
 	}
 	return err
 }
@@ -365,7 +376,12 @@ func (c *Client) Release(ctx context.Context) error {
 // release runs the A-RELEASE procedure from Sta6 for either side.
 func release(ctx context.Context, m *machine, artim time.Duration, log *slog.Logger) error {
 	if err := m.local(evt11, nil); err != nil {
-		return err
+		if m.currentState() == sta8 {
+			// The peer asked first and waits for our A-RELEASE-RP
+			// (PS3.8 7.2.2: a release is always accepted).
+			return ignoreReleased(m.local(evt14, nil))
+		}
+		return ignoreReleased(err)
 	}
 	t := time.NewTimer(artim)
 	defer t.Stop()

@@ -19,7 +19,8 @@
 //   - The DIMSE layer reassembles commands and data sets from PDV fragments
 //     by their last-fragment bit and fragments outgoing messages into
 //     P-DATA-TF PDUs no longer than the peer's maximum (our default when it
-//     announces 0), several PDVs per PDU.
+//     announces 0), several PDVs per PDU, every fragment of even length.
+//     A peer maximum below 8 bytes, which no P-DATA-TF fits, is refused.
 //   - Server (SCP) and Client (SCU).
 //
 // Conformance (SCP):
@@ -38,8 +39,8 @@
 //     the C-STORE-RSP. Memory per association is bounded by a few PDUs.
 //   - Asynchronous operations window: 1 (answered 1/1 when proposed); one
 //     operation at a time; C-CANCEL honoured during C-FIND.
-//   - SCP/SCU role selection: answered for accepted abstract syntaxes with
-//     the requestor's SCU role and no SCP role (no C-GET storage).
+//   - SCP/SCU role selection: answered once per accepted abstract syntax
+//     with the requestor's SCU role and no SCP role (no C-GET storage).
 //   - Not supported: extended negotiation (SOP class and common extended,
 //     items 0x56/0x57, are ignored), user identity negotiation (0x58, not
 //     answered), C-GET, C-MOVE and the N-services (answered 0x0211
@@ -51,6 +52,7 @@
 // user, reason 7); Acceptor returning listeners.ErrUnknownDevice (permanent,
 // service user, reason 3); association limit reached (transient, service
 // user, reason 1); application context other than the DICOM one
-// (permanent, service user, reason 2); protocol version without bit 0
+// (permanent, service user, reason 2); a maximum PDU length of 1 to 7
+// (permanent, service user, reason 1); protocol version without bit 0
 // (permanent, service provider ACSE, reason 2).
 package dicom

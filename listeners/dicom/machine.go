@@ -568,7 +568,9 @@ func (m *machine) fire(e event, p PDU, cause error) (*indication, error) {
 			m.end(&AbortError{Source: ab.Source, Reason: ab.Reason, Local: true, Err: cause})
 		}
 		err = m.write(ab)
-		m.startARTIM()
+		if a != aa7 {
+			m.startARTIM() // AA-7 leaves the running ARTIM alone
+		}
 	case aa2:
 		m.stopARTIM()
 		if e == evt18 {

@@ -50,6 +50,9 @@ func newDIMSE(m *machine, peerMax uint32) *dimse {
 	}
 	n = min(n, maxSendPDU)
 	n = max(n, minMaxPDULength)
+	// Every fragment must have an even length (PS3.8 E.1): with an even
+	// limit, full PDVs and those after an (even) command are even.
+	n &^= 1
 	return &dimse{m: m, sendMax: int(n)}
 }
 

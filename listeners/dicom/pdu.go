@@ -89,8 +89,10 @@ const (
 	// maxSendPDU caps the P-DATA-TF PDUs we build, whatever the peer
 	// announces.
 	maxSendPDU = 1 << 20
-	// minMaxPDULength is the smallest maximum length we take from a peer.
-	minMaxPDULength = 64
+	// minMaxPDULength is the smallest maximum length a peer may announce:
+	// one PDV item header (6 bytes) and one even fragment (PS3.8 E.1) of
+	// 2 bytes. Below it no P-DATA-TF fits, and the association is refused.
+	minMaxPDULength = 8
 )
 
 // ErrProtocol is what every *PDUError matches with errors.Is.
@@ -395,9 +397,9 @@ func parseAssociateRQ(b []byte) (*AssociateRQ, error) {
 					pc.AbstractSyntax = trimUID(v)
 				case itemTransferSyntax:
 					pc.TransferSyntaxes = append(pc.TransferSyntaxes, trimUID(v))
-				default:
-					return &PDUError{Reason: AbortUnrecognizedParameter, Msg: fmt.Sprintf("presentation context %d: unknown sub-item 0x%02x", pc.ID, typ)}
 				}
+				// Other sub-item types are skipped (PS3.8 9.3: items of
+				// unrecognized types are ignored).
 				return nil
 			})
 			if err != nil {
@@ -437,6 +439,9 @@ func parseAssociateAC(b []byte) (*AssociateAC, error) {
 			r := ContextResult{ID: v[0], Result: v[2]}
 			seen := false
 			err := forItems(v[4:], "presentation context result", func(typ byte, v []byte) error {
+				if typ != itemTransferSyntax && typ != itemAbstractSyntax {
+					return nil // unrecognized: skipped (PS3.8 9.3)
+				}
 				if typ != itemTransferSyntax || seen {
 					return &PDUError{Reason: AbortUnexpectedParameter, Msg: fmt.Sprintf("presentation context result %d: unexpected sub-item 0x%02x", r.ID, typ)}
 				}
@@ -605,7 +610,10 @@ func appendAssocHeader(dst []byte, version uint16, called, calling string) ([]by
 	}
 	dst = binary.BigEndian.AppendUint16(dst, version)
 	dst = append(dst, 0, 0)
-	dst = append(dst, fmt.Sprintf("%-16s%-16s", called, calling)...)
+	// 16-byte fields, space padded: by bytes, not by characters as
+	// fmt's width would (a UTF-8 title would overflow its field).
+	dst = append(append(dst, called...), strings.Repeat(" ", 16-len(called))...)
+	dst = append(append(dst, calling...), strings.Repeat(" ", 16-len(calling))...)
 	return append(dst, make([]byte, 32)...), nil
 }
 

@@ -338,6 +338,10 @@ func (s *Server) checkAssociation(ctx context.Context, rq *AssociateRQ, a *Assoc
 	if rq.CalledAE != s.aeTitle() {
 		return &AssociateRJ{Result: RejectPermanent, Source: RejectSourceUser, Reason: RejectCalledAENotRecognized}
 	}
+	if m := rq.UserInfo.MaxPDULength; m != 0 && m < minMaxPDULength {
+		// No P-DATA-TF we could send would fit (PS3.8 D.1, E.1).
+		return &AssociateRJ{Result: RejectPermanent, Source: RejectSourceUser, Reason: RejectNoReason}
+	}
 	s.mu.Lock()
 	if s.active >= orDefault(s.MaxAssociations, DefaultMaxAssociations) {
 		s.mu.Unlock()
@@ -414,10 +418,17 @@ func (s *Server) negotiate(rq *AssociateRQ) (*AssociateAC, map[byte]acceptedPC) 
 		ac.PresentationContexts = append(ac.PresentationContexts, r)
 	}
 	// Role selection: the requestor may be SCU of what we accepted; we
-	// never take the SCU role ourselves (no C-GET storage).
+	// never take the SCU role ourselves (no C-GET storage). One answer
+	// per SOP class (PS3.7 D.3.3.4), however often the requestor repeats
+	// it: the answers must fit the user information item.
+	answered := map[string]bool{}
 	for _, role := range rq.UserInfo.Roles {
+		if answered[role.SOPClassUID] {
+			continue
+		}
 		for _, pc := range pcs {
 			if pc.abstract == role.SOPClassUID {
+				answered[role.SOPClassUID] = true
 				ac.UserInfo.Roles = append(ac.UserInfo.Roles, RoleSelection{SOPClassUID: role.SOPClassUID, SCU: role.SCU, SCP: false})
 				break
 			}

@@ -560,7 +560,7 @@ func TestDecodeReplacesDevices(t *testing.T) {
 	// Devices set in code have no file line.
 	c = Default()
 	c.Devices = []DeviceSpec{{Name: "x", Protocol: "dicom"}}
-	if err := c.Validate(); err == nil || err.Error() != "devices[0].ae_title: a DICOM device needs its calling AE title (1 to 16 characters, no backslash)" {
+	if err := c.Validate(); err == nil || err.Error() != "devices[0].ae_title: a DICOM device needs its calling AE title (1 to 16 ASCII characters, no backslash)" {
 		t.Errorf("Validate = %v", err)
 	}
 }

@@ -94,8 +94,8 @@ func (d *Device) Validate() error {
 	}
 	switch d.Protocol {
 	case ProtocolDICOM:
-		if d.AETitle == "" || len(d.AETitle) > 16 || strings.ContainsAny(d.AETitle, "\\\r\n") {
-			return &FieldError{Field: "aeTitle", Message: "a DICOM device needs its calling AE title (1 to 16 characters, no backslash)"}
+		if !ValidAETitle(d.AETitle) {
+			return &FieldError{Field: "aeTitle", Message: "a DICOM device needs its calling AE title (1 to 16 ASCII characters, no backslash)"}
 		}
 	case ProtocolHL7:
 		if d.SendingApplication == "" {
@@ -182,3 +182,18 @@ const (
 	OutcomeMinorFailure = 4
 	OutcomeSeriousFail  = 8
 )
+
+// ValidAETitle reports whether s is an AE title (PS3.5 Table 6.2-1, AE):
+// 1 to 16 characters of the default repertoire — printable ASCII — without
+// backslash, and not only spaces.
+func ValidAETitle(s string) bool {
+	if s == "" || len(s) > 16 || strings.TrimSpace(s) == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7E || c == '\\' {
+			return false
+		}
+	}
+	return true
+}

@@ -176,3 +176,17 @@ func FuzzPatientValidate(f *testing.F) {
 		}
 	})
 }
+
+// AE titles are the default repertoire (PS3.5 AE): a Cyrillic title would
+// not even fit its 16-byte field in A-ASSOCIATE-RQ once encoded.
+func TestValidAETitle(t *testing.T) {
+	for s, want := range map[string]bool{
+		"CT1": true, "CBCT_SIRONA-01": true, "A B": true, "ABCDEFGHIJKLMNOP": true,
+		"": false, "   ": false, "ABCDEFGHIJKLMNOPQ": false, `CT\1`: false, "CT\n1": false,
+		"КТ-1": false, "CTé": false,
+	} {
+		if got := ValidAETitle(s); got != want {
+			t.Errorf("ValidAETitle(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
