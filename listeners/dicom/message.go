@@ -41,6 +41,15 @@ type dimse struct {
 
 	sendMax int // PDU length (without header) we build: the peer's limit
 	buf     []byte
+	// stall, if set, is how long a message may go without a PDU once it
+	// has begun: a peer that stops in the middle of a command or data set
+	// would otherwise hold its association (and its slot) for ever.
+	stall time.Duration
+}
+
+// errStalled is a peer stopping in the middle of a message.
+func (d *dimse) errStalled() error {
+	return &dimseError{fmt.Sprintf("no data for %v in the middle of a message", d.stall)}
 }
 
 func newDIMSE(m *machine, peerMax uint32) *dimse {
@@ -67,6 +76,12 @@ type waiter struct {
 func (d *dimse) idle() bool { return !d.inCmd && !d.dsOpen && len(d.cur) == 0 }
 
 func (d *dimse) nextPDV(w waiter) (PDV, error) {
+	var stalled <-chan time.Time
+	if w.timeout == nil && d.stall > 0 && len(d.cur) == 0 {
+		t := time.NewTimer(d.stall)
+		defer t.Stop()
+		stalled = t.C
+	}
 	for len(d.cur) == 0 {
 		select {
 		case ind := <-d.m.ind:
@@ -96,6 +111,8 @@ func (d *dimse) nextPDV(w waiter) (PDV, error) {
 			return PDV{}, errStopped
 		case <-w.timeout:
 			return PDV{}, errStopped
+		case <-stalled:
+			return PDV{}, d.errStalled()
 		}
 	}
 	v := d.cur[0]

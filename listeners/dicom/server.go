@@ -114,7 +114,8 @@ type Server struct {
 	// DefaultARTIMTimeout.
 	ARTIMTimeout time.Duration
 	// IdleTimeout aborts an association that starts no operation for that
-	// long; 0 means DefaultIdleTimeout.
+	// long, or that sends nothing for that long in the middle of a command
+	// or data set; 0 means DefaultIdleTimeout.
 	IdleTimeout time.Duration
 	// WriteTimeout bounds writing one PDU; 0 means DefaultWriteTimeout.
 	WriteTimeout time.Duration
@@ -319,6 +320,7 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn, name string, log *sl
 	}
 	log.Info("association accepted", "contexts", len(pcs), "peer_impl", assoc.ImplementationClassUID, "peer_max_pdu", assoc.MaxPDULength)
 	sc := &scpConn{s: s, m: m, d: newDIMSE(m, rq.UserInfo.MaxPDULength), log: log, name: name, assoc: assoc, pcs: pcs}
+	sc.d.stall = orDefault(s.IdleTimeout, DefaultIdleTimeout)
 	err := sc.serve(ctx)
 	switch {
 	case errors.Is(err, ErrReleased):

@@ -682,3 +682,46 @@ func TestShutdownDuringStore(t *testing.T) {
 		t.Error("still accepting after Shutdown")
 	}
 }
+
+// stallReader gives its bytes, then blocks until release is closed: a
+// modality that stops in the middle of a data set.
+type stallReader struct {
+	b       []byte
+	release chan struct{}
+}
+
+func (r *stallReader) Read(p []byte) (int, error) {
+	if len(r.b) == 0 {
+		<-r.release
+		return 0, io.ErrUnexpectedEOF
+	}
+	n := copy(p, r.b)
+	r.b = r.b[n:]
+	return n, nil
+}
+
+// A peer that stops sending in the middle of a C-STORE data set is aborted
+// after IdleTimeout instead of holding its association for ever, and
+// nothing reaches the handler.
+func TestStallInsideDataSetAborts(t *testing.T) {
+	rec := newRecorder(t)
+	ts := startServer(t, &Server{Handler: rec, IdleTimeout: 300 * time.Millisecond})
+	c := dialClient(t, ts.addr, ClientConfig{})
+	ds := makeDataSet(dsOpts{sopClass: ctImageStorage, sopInstance: "1.2.9.1", explicit: true, rows: 512, cols: 512}) // several PDUs before the stall
+	r := &stallReader{b: ds[:len(ds)/2], release: make(chan struct{})}
+	defer close(r.release)
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := c.Store(context.Background(), ctImageStorage, "1.2.9.1", ExplicitVRLittleEndian, r)
+		done <- err
+	}()
+	waitFor(t, "abort of the stalled association", func() bool { return c.Err() != nil })
+	t.Logf("client: %v", c.Err())
+	var ab *AbortError
+	if !errors.As(c.Err(), &ab) || ab.Local {
+		t.Errorf("want a peer A-ABORT, got %v", c.Err())
+	}
+	if envs, _ := rec.got(); len(envs) != 0 {
+		t.Errorf("%d envelopes handed on from a stalled association", len(envs))
+	}
+}
