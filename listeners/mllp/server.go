@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,13 +25,19 @@ const (
 	DefaultIdleTimeout  = 5 * time.Minute
 	DefaultWriteTimeout = 30 * time.Second
 	DefaultMaxConns     = 256
+	// MaxBatchMessages is the most messages a batch in one frame may
+	// hold; a larger batch is refused whole (AR), before any is handled,
+	// so that a frame of tiny messages cannot make an answer many times
+	// its size.
+	MaxBatchMessages = 10000
 )
 
 // Server accepts MLLP connections and acknowledges every message once
 // Handler has returned ("ack after storage").
 //
 // For each frame it reads the MSH segment (hl7.ParseHeader), builds a
-// listeners.Envelope (Raw is the frame's exact bytes) and calls Handler.
+// listeners.Envelope (Raw is the frame's exact bytes; Key all of MSH-10)
+// and calls Handler.
 // The answer is built with hl7.BuildACK, MSA-2 = MSH-10 and the trigger
 // echoed:
 //
@@ -41,14 +49,26 @@ const (
 //
 // When MSH-15 is AL, NE, ER or SU the message is in enhanced mode and the
 // answer is the commit acknowledgment (CA, CE, CR), sent or not as MSH-15
-// asks (NE never, ER only on error, SU only on success). Any other MSH-15
-// (empty, or junk some analyzers send) means original mode. The
-// application acknowledgment of enhanced mode is not sent by the Server.
+// asks (NE never, ER only on error, SU only on success). When MSH-15 asks
+// for none, the application acknowledgment (AA, AE, AR) is sent instead
+// if MSH-16 asks for it: NE/AL is original mode said explicitly. Any other
+// MSH-15 (empty, or junk some analyzers send) means original mode. One
+// message gets at most one answer: with AL/AL only the commit
+// acknowledgment is sent. AckMode pins a device to one mode whatever its
+// MSH-15/16 say: "original" always gets AA/AE/AR, "enhanced" always
+// CA/CE/CR.
+//
+// A frame holding a batch (FHS/BHS … BTS/FTS) is taken message by
+// message, each handled and answered as if it had come alone, and the
+// answers go back in one response batch: the batch's FHS/BHS with sender
+// and receiver swapped and FHS-12/BHS-12 naming the batch answered, the
+// answers, BTS-1 their count (HL7 v2 2.10.3).
 //
 // When Handler also implements listeners.Responder, Respond is called
 // instead of Handle; a non-nil answer it returns (an HL7 query's QCK^Q02
-// and DSR^Q03, or a QRY^R02's ORF^R04) is sent in place of the ACK, each message in its own
-// frame, whatever MSH-15 says. An answer's start or end block bytes are
+// and DSR^Q03, or a QRY^R02's ORF^R04) is sent in place of the ACK, each
+// message in its own frame (in the response batch for a message of a
+// batch), whatever MSH-15 says. An answer's start or end block bytes are
 // replaced with '?' as in ACKs.
 //
 // An inbound acknowledgment (MSH-9 ACK, such as the ACK^Q03 an analyzer
@@ -57,9 +77,10 @@ const (
 //
 // A frame whose MSH cannot be read at all is answered with AR carrying the
 // parse error (no MSA-2 when there is no MSH-10) and is not given to
-// Handler. A frame larger than MaxMessageSize is answered with AR (MSA-2
-// from its prefix when its MSH can be read), not given to Handler, and the
-// connection is closed.
+// Handler. A frame larger than MaxMessageSize is answered with AR (CR in
+// enhanced mode, nothing when MSH-15/16 ask for no answer; MSA-2 from its
+// prefix when its MSH can be read), its start given to Handler marked
+// Truncated, and the connection is closed.
 //
 // Logs carry peers, sizes, control IDs, message types and error classes,
 // never field values or the reasons handlers return.
@@ -78,8 +99,9 @@ type Server struct {
 	// DefaultWriteTimeout.
 	WriteTimeout time.Duration
 	// AckMode, if set, names the acknowledgement mode the sending device
-	// is pinned to ("original", "enhanced"; "" follows MSH-15), for
-	// analyzers that misuse MSH-15/16.
+	// is pinned to ("original": always AA/AE/AR; "enhanced": always
+	// CA/CE/CR; "" follows MSH-15/16), for analyzers that misuse
+	// MSH-15/16.
 	AckMode func(ctx context.Context, env *listeners.Envelope) string
 	// MaxMessageSize limits a frame's content; 0 means DefaultMaxSize.
 	MaxMessageSize int
@@ -203,8 +225,8 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn, name string, log *sl
 			switch {
 			case errors.As(err, &tl):
 				log.Warn("message too large; its start is kept, closing", "limit", tl.Limit, "kept", len(tl.Prefix))
-				s.keepPrefix(ctx, tl, name, c.RemoteAddr().String(), log)
-				write(s.tooLargeAck(tl))
+				env := s.keepPrefix(ctx, tl, name, c.RemoteAddr().String(), log)
+				write(s.tooLargeAck(ctx, tl, env))
 			case s.conns.Closing() || ctx.Err() != nil:
 				log.Debug("connection closed by shutdown")
 			case errors.As(err, &ne) && ne.Timeout():
@@ -221,8 +243,42 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn, name string, log *sl
 }
 
 // handleFrame gives one frame to the Handler and returns the messages to
-// send back: the encoded ACK, a Responder's answer, or none.
+// send back: the encoded ACK, a Responder's answer, or none; for a batch,
+// one response batch.
 func (s *Server) handleFrame(ctx context.Context, frame []byte, received time.Time, name, peer string, log *slog.Logger) [][]byte {
+	if hl7.IsBatch(frame) {
+		return s.handleBatch(ctx, frame, received, name, peer, log)
+	}
+	return s.handleMessage(ctx, frame, received, name, peer, log)
+}
+
+// handleBatch takes a batch (FHS/BHS … BTS/FTS) message by message, each as
+// if it had come in its own frame, and answers with one response batch
+// holding what each message's answer is (HL7 v2 2.10.3: all messages
+// acknowledged in the response batch, as their MSH-15/16 ask).
+func (s *Server) handleBatch(ctx context.Context, frame []byte, received time.Time, name, peer string, log *slog.Logger) [][]byte {
+	b, err := hl7.SplitBatch(frame, hl7.Options{DefaultCharset: s.DefaultCharset, MaxSize: -1})
+	if err != nil {
+		log.Warn("unreadable batch; answering AR", "size", len(frame), "err", err)
+		return [][]byte{s.ack(nil, "AR", "batch unreadable: "+err.Error(), hl7.AckErrorFor(err))}
+	}
+	if len(b.Messages) > MaxBatchMessages {
+		text := fmt.Sprintf("batch of %d messages; at most %d are taken in one frame", len(b.Messages), MaxBatchMessages)
+		log.Warn("batch too large; answering AR", "messages", len(b.Messages), "size", len(frame))
+		return [][]byte{unframe(hl7.BuildBatchACK(b, [][]byte{s.ack(nil, "AR", text, hl7.AckError{Code: 207, Severity: "E", Text: text})},
+			s.controlID(), time.Now()))}
+	}
+	log.Info("batch received", "messages", len(b.Messages), "size", len(frame))
+	var answers [][]byte
+	for _, m := range b.Messages {
+		answers = append(answers, s.handleMessage(ctx, m, received, name, peer, log)...)
+	}
+	return [][]byte{unframe(hl7.BuildBatchACK(b, answers, s.controlID(), time.Now()))}
+}
+
+// handleMessage gives one message to the Handler and returns the messages
+// to send back: the encoded ACK, a Responder's answer, or none.
+func (s *Server) handleMessage(ctx context.Context, frame []byte, received time.Time, name, peer string, log *slog.Logger) [][]byte {
 	req, err := hl7.ParseHeader(frame, hl7.Options{DefaultCharset: s.DefaultCharset, MaxSize: -1})
 	if err != nil {
 		log.Warn("unreadable MSH; answering AR", "size", len(frame), "err", err)
@@ -237,7 +293,7 @@ func (s *Server) handleFrame(ctx context.Context, frame []byte, received time.Ti
 		Received:           received,
 		SendingApplication: hdName(msh.SendingApplication()),
 		SendingFacility:    hdName(msh.SendingFacility()),
-		Key:                msh.ControlID(),
+		Key:                controlID(msh),
 		Type:               msh.MessageType().String(),
 		Raw:                frame,
 	}
@@ -293,42 +349,64 @@ func (s *Server) handleFrame(ctx context.Context, frame []byte, received time.Ti
 		errs = append(errs, hl7.AckError{Code: 207, Severity: "E", Text: text})
 	}
 
-	mode := msh.AcceptAckType()
-	if s.AckMode != nil {
-		// The device's profile overrides what its MSH-15 says.
-		switch s.AckMode(ctx, env) {
-		case "original":
-			mode = ""
-		case "enhanced":
-			if mode != "AL" && mode != "NE" && mode != "ER" && mode != "SU" {
-				mode = "AL"
-			}
-		}
-	}
-	enhanced := false
-	switch mode {
-	case "AL", "NE", "ER", "SU":
-		enhanced = true
-		code = "C" + code[1:]
-		if mode == "NE" || (mode == "ER" && herr == nil) || (mode == "SU" && herr != nil) {
-			log.Info("message handled; no ACK (MSH-15)", "result", class, "ack_mode", mode, "took", time.Since(start))
-			return nil
-		}
+	code = s.answerCode(ctx, msh, env, code, herr != nil)
+	if code == "" {
+		log.Info("message handled; no ACK (MSH-15/16)", "result", class, "accept_ack", msh.AcceptAckType(),
+			"app_ack", msh.AppAckType(), "took", time.Since(start))
+		return nil
 	}
 	lvl := slog.LevelInfo
 	if herr != nil {
 		lvl = slog.LevelWarn
 	}
-	log.Log(ctx, lvl, "message handled", "result", class, "ack", code, "enhanced", enhanced, "took", time.Since(start))
+	log.Log(ctx, lvl, "message handled", "result", class, "ack", code, "took", time.Since(start))
 	return [][]byte{s.ack(req, code, text, errs...)}
 }
+
+// answerCode returns the MSA-1 of the acknowledgment a message gets, given
+// its application acknowledgment code (AA, AE, AR), or "" when none is due
+// (HL7 v2 2.9, table 0155):
+//
+//   - original mode (MSH-15 none of AL, NE, ER, SU): the application ACK;
+//   - enhanced mode: the commit ACK (CA, CE, CR) when MSH-15 asks for it,
+//     else the application ACK when MSH-16 asks for it (NE/AL is original
+//     mode said explicitly), else none;
+//   - a device pinned "original" always gets the application ACK, one
+//     pinned "enhanced" always the commit ACK, whatever MSH-15/16 say.
+func (s *Server) answerCode(ctx context.Context, msh hl7.MSH, env *listeners.Envelope, code string, failed bool) string {
+	pinned := ""
+	if s.AckMode != nil {
+		pinned = s.AckMode(ctx, env)
+	}
+	due := func(cond string) bool {
+		return cond == "AL" || (cond == "ER" && failed) || (cond == "SU" && !failed)
+	}
+	accept := msh.AcceptAckType()
+	switch {
+	case pinned == "original":
+		return code
+	case pinned == "enhanced":
+		return "C" + code[1:]
+	case accept != "AL" && accept != "NE" && accept != "ER" && accept != "SU":
+		return code
+	case due(accept):
+		return "C" + code[1:]
+	case due(msh.AppAckType()):
+		return code
+	}
+	return ""
+}
+
+// controlID is MSH-10 whole, escapes decoded: a separator the sender left
+// unescaped in it stays part of the key.
+func controlID(msh hl7.MSH) string { return msh.Field(10).Text() }
 
 // keepPrefix hands the start of an oversize frame to the Handler, marked
 // Truncated, so that the bytes are kept for review ("raw first, forever");
 // the answer stays AR whatever the Handler says.
-func (s *Server) keepPrefix(ctx context.Context, tl *TooLargeError, name, peer string, log *slog.Logger) {
+func (s *Server) keepPrefix(ctx context.Context, tl *TooLargeError, name, peer string, log *slog.Logger) *listeners.Envelope {
 	if len(tl.Prefix) == 0 {
-		return
+		return nil
 	}
 	env := &listeners.Envelope{Protocol: listeners.HL7, Listener: name, Peer: peer, Received: time.Now(),
 		Raw: tl.Prefix, Truncated: true}
@@ -336,7 +414,7 @@ func (s *Server) keepPrefix(ctx context.Context, tl *TooLargeError, name, peer s
 		msh := req.MSH()
 		env.SendingApplication = hdName(msh.SendingApplication())
 		env.SendingFacility = hdName(msh.SendingFacility())
-		env.Key = msh.ControlID()
+		env.Key = controlID(msh)
 		env.Type = msh.MessageType().String()
 	}
 	if err := s.Handler.Handle(ctx, env); err != nil {
@@ -349,31 +427,43 @@ func (s *Server) keepPrefix(ctx context.Context, tl *TooLargeError, name, peer s
 		}
 		log.Warn("start of an oversize message not kept", "class", class)
 	}
+	return env
 }
 
-func (s *Server) tooLargeAck(tl *TooLargeError) []byte {
+// tooLargeAck refuses an oversize message (AR, or CR in enhanced mode),
+// or returns nil when its MSH-15/16 or device profile ask for no answer;
+// env is what keepPrefix handed over (nil when nothing was).
+func (s *Server) tooLargeAck(ctx context.Context, tl *TooLargeError, env *listeners.Envelope) []byte {
 	req, err := hl7.ParseHeader(tl.Prefix, hl7.Options{DefaultCharset: s.DefaultCharset, MaxSize: -1})
 	if err != nil {
 		req = nil
 	}
 	text := fmt.Sprintf("message larger than %d bytes", tl.Limit)
 	code := "AR"
-	if req != nil {
-		switch req.MSH().AcceptAckType() {
-		case "AL", "NE", "ER", "SU":
-			code = "CR"
+	if req != nil && env != nil {
+		if code = s.answerCode(ctx, req.MSH(), env, code, true); code == "" {
+			return nil
 		}
 	}
 	return s.ack(req, code, text, hl7.AckError{Code: 207, Severity: "E", Text: text})
 }
 
-func (s *Server) ack(req *hl7.Message, code, text string, errs ...hl7.AckError) []byte {
+// controlID returns a new MSH-10 for an answer: "MG", the server's start
+// second and five random base-36 digits (so that two servers, or one
+// restarted within a second, differ), then a base-36 sequence number:
+// 13 characters and the sequence, within MSH-10's 20 until 2038.
+func (s *Server) controlID() string {
 	s.prefixOnce.Do(func() {
-		s.ackPrefix = "MG" + strconv.FormatInt(time.Now().Unix(), 36)
+		r := strconv.FormatUint(rand.Uint64N(36*36*36*36*36), 36)
+		s.ackPrefix = "MG" + strconv.FormatInt(time.Now().Unix(), 36) + strings.Repeat("0", 5-len(r)) + r
 	})
+	return s.ackPrefix + strconv.FormatUint(s.ackSeq.Add(1), 36)
+}
+
+func (s *Server) ack(req *hl7.Message, code, text string, errs ...hl7.AckError) []byte {
 	a := hl7.Ack{
 		Code:               code,
-		ControlID:          s.ackPrefix + strconv.FormatUint(s.ackSeq.Add(1), 36),
+		ControlID:          s.controlID(),
 		Time:               time.Now(),
 		Text:               text,
 		Errors:             errs,

@@ -144,9 +144,9 @@ func AckErrorFor(err error) AckError {
 	case errors.Is(pe.Err, ErrTooLarge):
 		code = 207
 	}
-	seq := 0
-	if pe.Segment != "" {
-		seq = 1
+	seq := pe.Occurrence
+	if seq == 0 && pe.Segment != "" {
+		seq = 1 // unknown: the first segment, or the best guess
 	}
 	return AckError{Segment: pe.Segment, Sequence: seq, Field: pe.Field, Component: pe.Component, Code: code, Severity: "E", Text: pe.Error()}
 }
@@ -173,7 +173,10 @@ func BuildACK(req *Message, a Ack) *Message {
 			Encoding:             req.Charset,
 			Type:                 MSG{Code: "ACK", Trigger: rh.MessageType().Trigger},
 		}
-		reqCtl = rh.ControlID()
+		// MSA-2 is MSH-10 as sent: echoed raw (same delimiters and
+		// charset), so a separator the sender left unescaped in it does
+		// not cut it short.
+		reqCtl = rh.Field(10).Raw()
 		h.Delimiters.Truncation = 0 // keep MSH-2 readable by pre-2.7 receivers
 		if versionAtLeast(h.Version, 2, 7) {
 			h.Delimiters.Truncation = req.c.d.Truncation
@@ -204,7 +207,7 @@ func BuildACK(req *Message, a Ack) *Message {
 		// Echoed raw: it is already in the request's delimiters.
 		m.Segments[0].Set(18, req.MSH().Field(18).Raw())
 	}
-	m.Add("MSA", d.Encode(a.Code), d.Encode(reqCtl), d.Encode(a.Text))
+	m.Add("MSA", d.Encode(a.Code), reqCtl, d.Encode(a.Text))
 	newERR := versionAtLeast(h.Version, 2, 5)
 	for _, e := range a.Errors {
 		sev := e.Severity

@@ -185,15 +185,17 @@ func (d Delimiters) escape(s string, text bool) string {
 
 // join escapes parts and joins them with sep, dropping trailing empty parts
 // (HL7 lets a sender omit trailing separators, and receivers expect it).
+// A separator the message does not declare (sep 0: MSH-2 without a
+// subcomponent separator) cannot be written, so only the first part is.
 func (d Delimiters) join(sep byte, parts ...string) string {
 	n := len(parts)
 	for n > 0 && parts[n-1] == "" {
 		n--
 	}
-	switch n {
-	case 0:
+	switch {
+	case n == 0:
 		return ""
-	case 1:
+	case n == 1 || sep == 0:
 		return parts[0]
 	}
 	var b strings.Builder

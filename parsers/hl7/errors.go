@@ -35,11 +35,14 @@ type ParseError struct {
 	MessageIndex int    // 1-based position in a batch; 0 outside ParseBatch
 	Segment      string // segment ID, e.g. "MSH"; "" when not inside a segment
 	SegmentIndex int    // 1-based position of the segment in its message; 0 if unknown
-	Field        int    // field number (MSH-1 is the field separator); 0 for the whole segment
-	Component    int    // component number; 0 for the whole field
-	Offset       int    // byte offset in the input given to Parse or ParseBatch
-	Msg          string
-	Err          error // one of the sentinels above
+	// Occurrence is the 1-based occurrence of the segment ID in its
+	// message (the third OBX is 3): what ERR-2.2 reports. 0 if unknown.
+	Occurrence int
+	Field      int // field number (MSH-1 is the field separator); 0 for the whole segment
+	Component  int // component number; 0 for the whole field
+	Offset     int // byte offset in the input given to Parse or ParseBatch
+	Msg        string
+	Err        error // one of the sentinels above
 }
 
 func (e *ParseError) Error() string {

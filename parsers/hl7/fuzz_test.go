@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+	"time"
 )
 
 const fuzzMaxSize = 1 << 16
@@ -153,6 +154,12 @@ func FuzzParseBatch(f *testing.F) {
 			if m != nil {
 				exercise(t, m, opts, true)
 			}
+		}
+		if b, berr := SplitBatch(data, opts); berr == nil {
+			if msgs != nil && len(b.Messages) != len(msgs) {
+				t.Fatalf("SplitBatch finds %d messages, ParseBatch %d", len(b.Messages), len(msgs))
+			}
+			_ = BuildBatchACK(b, b.Messages, "1", time.Time{})
 		}
 		if msgs == nil {
 			return

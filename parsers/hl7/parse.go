@@ -82,34 +82,9 @@ func ParseBatch(data []byte, opts Options) ([]*Message, error) {
 	if bytes.HasPrefix(data, utf8BOM) {
 		start = len(utf8BOM)
 	}
-	type chunk struct{ from, to int }
-	var chunks []chunk
-	cur := -1
-	for pos := start; pos < len(data); {
-		end := lineEnd(data, pos)
-		line := data[pos:end]
-		if !isBlank(line) {
-			switch {
-			case hasID(line, "MSH"):
-				if cur >= 0 {
-					chunks = append(chunks, chunk{cur, pos})
-				}
-				cur = pos
-			case hasID(line, "FHS") || hasID(line, "BHS") || hasID(line, "BTS") || hasID(line, "FTS"):
-				// Envelope segments: they close the current message and
-				// carry nothing a message needs.
-				if cur >= 0 {
-					chunks = append(chunks, chunk{cur, pos})
-					cur = -1
-				}
-			case cur < 0:
-				return nil, &ParseError{Segment: printableID(line), Offset: pos, Msg: "segment outside any message (expected MSH, FHS or BHS)", Err: ErrNoMSH}
-			}
-		}
-		pos = skipTerminator(data, end)
-	}
-	if cur >= 0 {
-		chunks = append(chunks, chunk{cur, len(data)})
+	chunks, _, err := splitBatch(data, start)
+	if err != nil {
+		return nil, err
 	}
 	if len(chunks) == 0 {
 		return nil, &ParseError{Offset: start, Msg: "no MSH segment in input", Err: ErrNoMSH}
@@ -129,6 +104,45 @@ func ParseBatch(data []byte, opts Options) ([]*Message, error) {
 		msgs[i] = m
 	}
 	return msgs, errors.Join(errs...)
+}
+
+// span is a part of the input: data[from:to].
+type span struct{ from, to int }
+
+// splitBatch finds the messages in data from start on — each from its MSH
+// to the next MSH or envelope segment — and the FHS and BHS lines.
+func splitBatch(data []byte, start int) (msgs, headers []span, err error) {
+	cur := -1
+	for pos := start; pos < len(data); {
+		end := lineEnd(data, pos)
+		line := data[pos:end]
+		if !isBlank(line) {
+			switch {
+			case hasID(line, "MSH"):
+				if cur >= 0 {
+					msgs = append(msgs, span{cur, pos})
+				}
+				cur = pos
+			case hasID(line, "FHS") || hasID(line, "BHS") || hasID(line, "BTS") || hasID(line, "FTS"):
+				// Envelope segments: they close the current message and
+				// carry nothing a message needs.
+				if cur >= 0 {
+					msgs = append(msgs, span{cur, pos})
+					cur = -1
+				}
+				if hasID(line, "FHS") || hasID(line, "BHS") {
+					headers = append(headers, span{pos, end})
+				}
+			case cur < 0:
+				return nil, nil, &ParseError{Segment: printableID(line), Offset: pos, Msg: "segment outside any message (expected MSH, FHS or BHS)", Err: ErrNoMSH}
+			}
+		}
+		pos = skipTerminator(data, end)
+	}
+	if cur >= 0 {
+		msgs = append(msgs, span{cur, len(data)})
+	}
+	return msgs, headers, nil
 }
 
 var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
@@ -344,6 +358,14 @@ func charsetError(data []byte, d Delimiters, base int, bad *badByte, cs charset)
 	e.Segment = printableID(data[segStart:])
 	e.SegmentIndex = segIdx
 	if e.Segment != "" {
+		// The occurrence of this segment ID up to the bad one (ERR-2.2).
+		for pos := 0; pos <= segStart; {
+			end := lineEnd(data, pos)
+			if hasID(data[pos:end], e.Segment) {
+				e.Occurrence++
+			}
+			pos = skipTerminator(data, end)
+		}
 		e.Field = bytes.Count(line, []byte{d.Field})
 		if isHeader(e.Segment) && e.Field > 0 {
 			e.Field++
@@ -380,10 +402,16 @@ func (m *Message) split(text string, base int, glue, single bool) error {
 			return &ParseError{SegmentIndex: len(m.Segments) + 1, Offset: off, Msg: "segment does not start with a three-character ID and a field separator", Err: ErrSegment}
 		}
 		if len(m.Segments) > 0 && (isHeader(id) || id == "BTS" || id == "FTS") {
-			if single {
-				return &ParseError{Segment: id, SegmentIndex: len(m.Segments) + 1, Offset: off, Msg: "second message or batch segment in one input; use ParseBatch", Err: ErrBatch}
+			occ := 1
+			for i := range m.Segments {
+				if m.Segments[i].Name == id {
+					occ++
+				}
 			}
-			return &ParseError{Segment: id, SegmentIndex: len(m.Segments) + 1, Offset: off, Msg: "unexpected header segment inside a message", Err: ErrSegment}
+			if single {
+				return &ParseError{Segment: id, SegmentIndex: len(m.Segments) + 1, Occurrence: occ, Offset: off, Msg: "second message or batch segment in one input; use ParseBatch", Err: ErrBatch}
+			}
+			return &ParseError{Segment: id, SegmentIndex: len(m.Segments) + 1, Occurrence: occ, Offset: off, Msg: "unexpected header segment inside a message", Err: ErrSegment}
 		}
 		m.Segments = append(m.Segments, Segment{
 			Name:   id,
@@ -512,7 +540,11 @@ func ParseHeader(data []byte, opts Options) (*Message, error) {
 	header := data[:lineEnd(data, 0)]
 	d, msg, at := parseDelimiters(header)
 	if msg != "" {
-		return nil, &ParseError{Segment: "MSH", SegmentIndex: 1, Field: 2, Offset: base + at, Msg: msg, Err: ErrDelimiters}
+		f := 2
+		if at == 3 {
+			f = 1 // the field separator itself
+		}
+		return nil, &ParseError{Segment: "MSH", SegmentIndex: 1, Field: f, Offset: base + at, Msg: msg, Err: ErrDelimiters}
 	}
 	o := opts
 	o.Lenient.UnknownCharset = true
@@ -520,27 +552,33 @@ func ParseHeader(data []byte, opts Options) (*Message, error) {
 	if err != nil {
 		cs = csUTF8
 	}
-	text, bad := decode(header, cs)
-	if bad != nil {
-		if cs == csUTF8 || cs == csASCII {
-			text = strings.ToValidUTF8(string(header), "\uFFFD")
-		} else {
-			var b strings.Builder
-			for _, c := range header {
-				if r := charmaps[cs].DecodeByte(c); c < 0x80 || r != utf8.RuneError {
-					if c < 0x80 {
-						r = rune(c)
-					}
-					b.WriteRune(r)
-				} else {
-					b.WriteRune(utf8.RuneError)
-				}
-			}
-			text = b.String()
-		}
-	}
+	text := decodeLossy(header, cs)
 	m := &Message{Charset: cs.String()}
 	m.c = ctx{d: d, cs: cs, lax: opts.Lenient.UnescapedDelimiters, loc: opts.Location}
 	m.Segments = []Segment{{Name: "MSH", Offset: base, Index: 1, text: text, seps: scanSeps(text, d.Field, nil), c: &m.c}}
 	return m, nil
+}
+
+// decodeLossy decodes a header line, replacing bytes invalid in cs with
+// U+FFFD: enough to read the fields an acknowledgment needs.
+func decodeLossy(header []byte, cs charset) string {
+	text, bad := decode(header, cs)
+	if bad == nil {
+		return text
+	}
+	if cs == csUTF8 || cs == csASCII {
+		return strings.ToValidUTF8(string(header), "\uFFFD")
+	}
+	var b strings.Builder
+	for _, c := range header {
+		if r := charmaps[cs].DecodeByte(c); c < 0x80 || r != utf8.RuneError {
+			if c < 0x80 {
+				r = rune(c)
+			}
+			b.WriteRune(r)
+		} else {
+			b.WriteRune(utf8.RuneError)
+		}
+	}
+	return b.String()
 }
