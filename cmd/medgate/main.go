@@ -194,7 +194,9 @@ func serve(ctx context.Context, cfg config.Config, getenv func(string) string, l
 					return dev.AckMode
 				}
 				return ""
-			}}
+			},
+			// A device's configured encoding reads an MSH without MSH-18.
+			Charset: pipeline.Encoding}
 	}
 	var dicomServer *dul.Server
 	var dicomLn net.Listener

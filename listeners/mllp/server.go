@@ -108,6 +108,12 @@ type Server struct {
 	// MaxConns limits concurrent connections; more are accepted and
 	// closed at once. 0 means DefaultMaxConns.
 	MaxConns int
+	// Charset, if set, names the configured encoding of the device a
+	// message comes from ("" when unknown). When MSH-18 is empty the MSH is
+	// read again in it, so that a Windows-1251 device's Cyrillic
+	// MSH-4 finds its device and the ACK goes back in the device's
+	// encoding.
+	Charset func(ctx context.Context, env *listeners.Envelope) string
 	// DefaultCharset is the charset used to read MSH when MSH-18 is empty
 	// ("" means UTF-8); see hl7.Options.
 	DefaultCharset string
@@ -285,18 +291,15 @@ func (s *Server) handleMessage(ctx context.Context, frame []byte, received time.
 		e := hl7.AckErrorFor(err)
 		return [][]byte{s.ack(nil, "AR", "message header unreadable: "+err.Error(), e)}
 	}
-	msh := req.MSH()
-	env := &listeners.Envelope{
-		Protocol:           listeners.HL7,
-		Listener:           name,
-		Peer:               peer,
-		Received:           received,
-		SendingApplication: hdName(msh.SendingApplication()),
-		SendingFacility:    hdName(msh.SendingFacility()),
-		Key:                controlID(msh),
-		Type:               msh.MessageType().String(),
-		Raw:                frame,
+	env := envelopeOf(req, frame, name, peer, received)
+	if s.Charset != nil && req.MSH().CharacterSet() == "" {
+		if cs := s.Charset(ctx, env); cs != "" && cs != s.DefaultCharset {
+			if again, err := hl7.ParseHeader(frame, hl7.Options{DefaultCharset: cs, MaxSize: -1}); err == nil {
+				req, env = again, envelopeOf(again, frame, name, peer, received)
+			}
+		}
 	}
+	msh := req.MSH()
 	log = log.With("control_id", env.Key, "type", env.Type, "size", len(frame))
 	start := time.Now()
 	var herr error
@@ -361,6 +364,22 @@ func (s *Server) handleMessage(ctx context.Context, frame []byte, received time.
 	}
 	log.Log(ctx, lvl, "message handled", "result", class, "ack", code, "took", time.Since(start))
 	return [][]byte{s.ack(req, code, text, errs...)}
+}
+
+// envelopeOf is the envelope of a message whose MSH is read in req.
+func envelopeOf(req *hl7.Message, frame []byte, name, peer string, received time.Time) *listeners.Envelope {
+	msh := req.MSH()
+	return &listeners.Envelope{
+		Protocol:           listeners.HL7,
+		Listener:           name,
+		Peer:               peer,
+		Received:           received,
+		SendingApplication: hdName(msh.SendingApplication()),
+		SendingFacility:    hdName(msh.SendingFacility()),
+		Key:                controlID(msh),
+		Type:               msh.MessageType().String(),
+		Raw:                frame,
+	}
 }
 
 // answerCode returns the MSA-1 of the acknowledgment a message gets, given

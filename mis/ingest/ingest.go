@@ -341,6 +341,36 @@ func (p *Pipeline) Device(ctx context.Context, env *listeners.Envelope) (*domain
 	return p.identify(ctx, env)
 }
 
+// Encoding is the configured text encoding of the device an envelope comes
+// from, found by its identity and address alone ("" when no device, or
+// devices of different encodings, claim it). A listener uses it to read
+// the header when the message names no charset: fields such as a Cyrillic
+// HL7 sending facility, which identify the device, are only readable in
+// it.
+func (p *Pipeline) Encoding(ctx context.Context, env *listeners.Envelope) string {
+	id := identity(env)
+	if id == "" {
+		return ""
+	}
+	devs, err := p.devices.get(deviceKey{string(env.Protocol), id}, p.cacheTTL(), func() ([]domain.Device, error) {
+		return p.Store.FindDevices(ctx, string(env.Protocol), id)
+	})
+	if err != nil {
+		return ""
+	}
+	enc, seen := "", false
+	for _, d := range devs {
+		if len(d.Addresses) > 0 && !allowed(d.Addresses, env.Peer) {
+			continue
+		}
+		if seen && d.Encoding != enc {
+			return ""
+		}
+		enc, seen = d.Encoding, true
+	}
+	return enc
+}
+
 // identify finds the registered device an envelope comes from: the
 // protocol's identity field, then the address allow-list, for HL7 the
 // sending facility when the device names one, and for ASTM the serial line
