@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"strconv"
 	"sync/atomic"
@@ -129,8 +130,11 @@ type HL7Responder struct {
 var _ listeners.Responder = HL7Responder{}
 
 // answerSeq numbers the answers' control IDs within this process; the
-// prefix holds the time, so restarts do not repeat them.
+// prefix holds the time and answerNonce, four random base-36 digits, so
+// that restarts and other instances do not repeat them.
 var answerSeq atomic.Uint64
+
+var answerNonce = strconv.FormatUint(36*36*36+rand.Uint64N(35*36*36*36), 36)
 
 // Respond handles env and answers an order query.
 func (r HL7Responder) Respond(ctx context.Context, env *listeners.Envelope) ([][]byte, error) {
@@ -159,7 +163,7 @@ func (r HL7Responder) Respond(ctx context.Context, env *listeners.Envelope) ([][
 	}
 	a := mapping.QueryAnswer{Barcode: barcode, Time: time.Now().In(loc)}
 	seq := answerSeq.Add(2)
-	prefix := "MGQ" + strconv.FormatInt(a.Time.Unix(), 36)
+	prefix := "MGQ" + strconv.FormatInt(a.Time.Unix(), 36) + answerNonce
 	a.ControlIDs = [2]string{prefix + strconv.FormatUint(seq-1, 36), prefix + strconv.FormatUint(seq, 36)}
 	if err := r.findOrder(ctx, dev, &a); err != nil {
 		r.log().Error("order query: lookup failed", "device", dev.Name, "err", err)
