@@ -156,7 +156,9 @@ outer:
 				if len(content) > limit {
 					return nil, r.tooLarge(content, limit)
 				}
-				return bytes.Clone(content), nil
+				msg := bytes.Clone(content)
+				r.shrink()
+				return msg, nil
 			}
 			if r.discard {
 				// Drop what was scanned; keep a trailing 0x1C.
@@ -185,6 +187,21 @@ func (r *Reader) tooLarge(content []byte, limit int) error {
 
 // fill reads more data into the buffer, compacting or growing it first.
 // It returns the pending error once the buffered data has been consumed.
+// keepBuffer is the largest buffer a Reader keeps between frames: one
+// large message must not leave each connection holding up to MaxSize.
+const keepBuffer = 256 << 10
+
+// shrink gives back a buffer grown for a large frame once that frame is
+// returned, keeping the unread bytes.
+func (r *Reader) shrink() {
+	if len(r.buf) <= keepBuffer || r.wr-r.rd > keepBuffer/2 {
+		return
+	}
+	nb := make([]byte, keepBuffer)
+	r.wr = copy(nb, r.buf[r.rd:r.wr])
+	r.buf, r.rd, r.scan = nb, 0, 0
+}
+
 func (r *Reader) fill() error {
 	if r.err != nil {
 		err := r.err

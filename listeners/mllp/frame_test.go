@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"slices"
+	"strings"
 	"testing"
 	"testing/iotest"
 )
@@ -220,4 +221,20 @@ func FuzzReader(f *testing.F) {
 			t.Fatalf("one byte: got %q, %v; want %q, %v", got, err, want, wantErr)
 		}
 	})
+}
+
+// After a large frame the Reader gives its big buffer back, keeping the
+// bytes of the next frame already read.
+func TestReaderShrinksAfterLargeFrame(t *testing.T) {
+	big := bytes.Repeat([]byte("OBX|1|ED|PDF||^AP^PDF^Base64^"), 200000) // ~6 MB
+	r := NewReader(strings.NewReader(frame(string(big)) + frame("MSH|small")))
+	if m, err := r.ReadMessage(); err != nil || !bytes.Equal(m, big) {
+		t.Fatalf("big frame: %v (%d bytes)", err, len(m))
+	}
+	if len(r.buf) > keepBuffer {
+		t.Errorf("buffer still %d bytes after the large frame", len(r.buf))
+	}
+	if m, err := r.ReadMessage(); err != nil || string(m) != "MSH|small" {
+		t.Fatalf("next frame: %q %v", m, err)
+	}
 }
