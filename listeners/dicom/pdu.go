@@ -283,9 +283,22 @@ func (r *PDUReader) ReadPDU() (PDU, error) {
 	if n > limit {
 		return nil, invalid("PDU type 0x%02x length %d exceeds the limit %d", typ, n, limit)
 	}
-	body := r.body(typ, n)
-	if _, err := io.ReadFull(r.r, body); err != nil {
-		return nil, noEOF(err)
+	var body []byte
+	if (typ == TypeAssociateRQ || typ == TypeAssociateAC) && n > 64<<10 {
+		// Grown as the bytes arrive: a peer announcing 1 MiB and sending
+		// nothing must not cost 1 MiB per connection.
+		var err error
+		if body, err = io.ReadAll(io.LimitReader(r.r, int64(n))); err != nil {
+			return nil, noEOF(err)
+		}
+		if len(body) < int(n) {
+			return nil, io.ErrUnexpectedEOF
+		}
+	} else {
+		body = r.body(typ, n)
+		if _, err := io.ReadFull(r.r, body); err != nil {
+			return nil, noEOF(err)
+		}
 	}
 	switch typ {
 	case TypeAssociateRQ:

@@ -2,6 +2,7 @@ package dicom
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"io"
 	"reflect"
@@ -225,5 +226,16 @@ func TestPart10RoundTrip(t *testing.T) {
 	}
 	if _, _, err := ReadPart10(bytes.NewReader(make([]byte, 200))); !errors.Is(err, ErrNotPart10) {
 		t.Errorf("no DICM: %v", err)
+	}
+}
+
+// A large A-ASSOCIATE-RQ is read as it arrives, and one cut short is
+// io.ErrUnexpectedEOF, not a PDU.
+func TestReadLargeAssociateTruncated(t *testing.T) {
+	hdr := []byte{TypeAssociateRQ, 0, 0, 0, 0, 0}
+	binary.BigEndian.PutUint32(hdr[2:], 200<<10)
+	in := append(hdr, make([]byte, 100<<10)...)
+	if _, err := NewPDUReader(bytes.NewReader(in), 0).ReadPDU(); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("got %v, want io.ErrUnexpectedEOF", err)
 	}
 }
