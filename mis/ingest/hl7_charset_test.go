@@ -1,7 +1,6 @@
 package ingest_test
 
 import (
-	"context"
 	"net"
 	"testing"
 	"time"
@@ -27,15 +26,7 @@ func TestHL7DeviceEncodingReadsHeader(t *testing.T) {
 			t.Fatal(err)
 		}
 		w.p.Processors[listeners.HL7] = ingest.HL7{Location: time.UTC}
-		srv := &mllp.Server{Handler: ingest.HL7Responder{Pipeline: w.p, Location: time.UTC}, Charset: w.p.Encoding}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { defer close(done); srv.Serve(ctx, ln) }()
-		defer func() { cancel(); <-done }()
+		addr := serveMLLP(t, &mllp.Server{Handler: ingest.HL7Responder{Pipeline: w.p, Location: time.UTC}, Charset: w.p.Encoding})
 
 		oru := hl7.BuildORU(hl7.ORU{
 			Header: hl7.Header{SendingApplication: hl7.HD{NamespaceID: "BC-5380"}, SendingFacility: hl7.HD{NamespaceID: "ЛАБ"},
@@ -47,7 +38,7 @@ func TestHL7DeviceEncodingReadsHeader(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		conn, err := net.Dial("tcp", ln.Addr().String())
+		conn, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -39,7 +39,14 @@ func setupQuery(t *testing.T, st store.Store, queries bool) *queryWorld {
 		t.Fatal(err)
 	}
 	w.p.Processors[listeners.HL7] = ingest.HL7{Location: time.UTC}
-	srv := &mllp.Server{Handler: ingest.HL7Responder{Pipeline: w.p, Location: time.UTC}}
+	addr := serveMLLP(t, &mllp.Server{Handler: ingest.HL7Responder{Pipeline: w.p, Location: time.UTC}})
+	return &queryWorld{world: w, hdev: dev, addr: addr}
+}
+
+// serveMLLP runs srv on a loopback port until the test ends and returns
+// its address.
+func serveMLLP(t *testing.T, srv *mllp.Server) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -48,7 +55,7 @@ func setupQuery(t *testing.T, st store.Store, queries bool) *queryWorld {
 	done := make(chan struct{})
 	go func() { defer close(done); srv.Serve(ctx, ln) }()
 	t.Cleanup(func() { cancel(); <-done })
-	return &queryWorld{world: w, hdev: dev, addr: ln.Addr().String()}
+	return ln.Addr().String()
 }
 
 // query sends one QRY^Q02 for barcode with the simulator's query mode and
