@@ -360,6 +360,8 @@ func TestPublish(t *testing.T) {
 	waitFor(t, "the events after Notify", 10*time.Second, func() bool { return len(sub.got()) >= len(want)+len(more) })
 	wantDelivered(t, prefix, append(want, more...), sub.got())
 	waitFor(t, "the events marked sent", 5*time.Second, func() bool { return len(f.pending()) == 0 })
+	// The counters follow the mark in the outbox.
+	waitFor(t, "the events counted", 5*time.Second, func() bool { return p.Stats().Published >= uint64(len(want)+len(more)) })
 	if s := p.Stats(); !s.Connected || s.Published != uint64(len(want)+len(more)) || s.Connects != 1 || s.Failures != 0 {
 		t.Errorf("Stats %+v: want connected once, %d published, no failures", s, len(want)+len(more))
 	}
@@ -563,6 +565,7 @@ func TestOutage(t *testing.T) {
 	// Marked sent comes after the PUBACK, so by now the subscriber has them.
 	waitFor(t, "the subscriber", 5*time.Second, func() bool { return len(sub.got()) >= len(all) })
 	wantDelivered(t, prefix, all, sub.got())
+	waitFor(t, "the events counted", 5*time.Second, func() bool { return p.Stats().Published >= uint64(len(all)) })
 	if s := p.Stats(); s.Published < uint64(len(all)) || s.Connects < 3 {
 		t.Errorf("Stats after three outages %+v: want %d published, at least 3 connects", s, len(all))
 	}
