@@ -489,6 +489,18 @@ func (p *proxy) pipe(dst, src net.Conn, toBroker bool) {
 	}
 }
 
+// gatedStore lets a test hold the publisher off the outbox.
+type gatedStore struct {
+	store.EventStore
+	mu sync.Mutex
+}
+
+func (g *gatedStore) PendingEvents(ctx context.Context, limit int) ([]domain.OutboxEvent, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.EventStore.PendingEvents(ctx, limit)
+}
+
 func TestOutage(t *testing.T) {
 	url := brokerURL(t)
 	f := newFixture(t)
@@ -498,7 +510,8 @@ func TestOutage(t *testing.T) {
 
 	f.ingest(3)
 	batchA := f.pending()
-	p := &events.Publisher{Store: f.st, BrokerURL: px.url(), ClientID: "medgate-test-" + randomHex(), TopicPrefix: prefix,
+	gate := &gatedStore{EventStore: f.st}
+	p := &events.Publisher{Store: gate, BrokerURL: px.url(), ClientID: "medgate-test-" + randomHex(), TopicPrefix: prefix,
 		Poll: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, ConnectTimeout: 2 * time.Second, Batch: 16}
 	stop := start(t, p)
 
@@ -547,8 +560,12 @@ func TestOutage(t *testing.T) {
 	// connection cut mid-packet.
 	waitFor(t, "a connected publisher", 5*time.Second, func() bool { return p.Stats().Connected })
 	px.cutAfter(4000)
+	// The publisher polls: hold it off the outbox until batch C is read
+	// here, or it may send (and mark) the head of the batch first.
+	gate.mu.Lock()
 	f.ingest(200)
 	batchC := f.pending()
+	gate.mu.Unlock()
 	p.Notify()
 	waitFor(t, "the cut", 10*time.Second, func() bool {
 		evs := f.pending()
