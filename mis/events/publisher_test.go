@@ -526,6 +526,8 @@ func TestOutage(t *testing.T) {
 	if n := len(sub.got()); n != 0 {
 		t.Errorf("%d messages delivered while the broker was away", n)
 	}
+	// The counter follows the mark on the outbox row.
+	waitFor(t, "the failures counted", 5*time.Second, func() bool { return p.Stats().Failures >= 2 })
 	if s := p.Stats(); s.Connected || s.Failures < 2 || s.LastError == "" || s.Published != 0 {
 		t.Errorf("Stats during the outage %+v: want disconnected, failures counted", s)
 	}
