@@ -348,36 +348,21 @@ func (p *Pipeline) Device(ctx context.Context, env *listeners.Envelope) (*domain
 // HL7 sending facility, which identify the device, are only readable in
 // it.
 func (p *Pipeline) Encoding(ctx context.Context, env *listeners.Envelope) string {
-	id := identity(env)
-	if id == "" {
+	devs, err := p.claimants(ctx, env)
+	if err != nil || len(devs) == 0 {
 		return ""
 	}
-	devs, err := p.devices.get(deviceKey{string(env.Protocol), id}, p.cacheTTL(), func() ([]domain.Device, error) {
-		return p.Store.FindDevices(ctx, string(env.Protocol), id)
-	})
-	if err != nil {
-		return ""
-	}
-	enc, seen := "", false
-	for _, d := range devs {
-		if len(d.Addresses) > 0 && !allowed(d.Addresses, env.Peer) {
-			continue
-		}
-		if seen && d.Encoding != enc {
+	for _, d := range devs[1:] {
+		if d.Encoding != devs[0].Encoding {
 			return ""
 		}
-		enc, seen = d.Encoding, true
 	}
-	return enc
+	return devs[0].Encoding
 }
 
-// identify finds the registered device an envelope comes from: the
-// protocol's identity field, then the address allow-list, for HL7 the
-// sending facility when the device names one, and for ASTM the serial line
-// or host and port when the device names one (two analyzers of one model
-// send the same H-record sender name). Two devices claiming
-// the same identity are ambiguous and treated as unknown.
-func (p *Pipeline) identify(ctx context.Context, env *listeners.Envelope) (*domain.Device, error) {
+// claimants are the registered devices with the envelope's identity whose
+// address allow-list admits its peer.
+func (p *Pipeline) claimants(ctx context.Context, env *listeners.Envelope) ([]domain.Device, error) {
 	id := identity(env)
 	if id == "" {
 		return nil, nil
@@ -388,11 +373,28 @@ func (p *Pipeline) identify(ctx context.Context, env *listeners.Envelope) (*doma
 	if err != nil {
 		return nil, err
 	}
+	var out []domain.Device
+	for _, d := range devs {
+		if len(d.Addresses) == 0 || allowed(d.Addresses, env.Peer) {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+// identify finds the registered device an envelope comes from: the
+// protocol's identity field, then the address allow-list, for HL7 the
+// sending facility when the device names one, and for ASTM the serial line
+// or host and port when the device names one (two analyzers of one model
+// send the same H-record sender name). Two devices claiming
+// the same identity are ambiguous and treated as unknown.
+func (p *Pipeline) identify(ctx context.Context, env *listeners.Envelope) (*domain.Device, error) {
+	devs, err := p.claimants(ctx, env)
+	if err != nil {
+		return nil, err
+	}
 	var found []domain.Device
 	for _, d := range devs {
-		if len(d.Addresses) > 0 && !allowed(d.Addresses, env.Peer) {
-			continue
-		}
 		if env.Protocol == listeners.HL7 && d.SendingFacility != "" && d.SendingFacility != env.SendingFacility {
 			continue
 		}
@@ -403,7 +405,7 @@ func (p *Pipeline) identify(ctx context.Context, env *listeners.Envelope) (*doma
 	}
 	if len(found) != 1 {
 		if len(found) > 1 {
-			p.log().Warn("several devices claim one identity; treated as unknown", "protocol", env.Protocol, "identity", id, "devices", len(found))
+			p.log().Warn("several devices claim one identity; treated as unknown", "protocol", env.Protocol, "identity", identity(env), "devices", len(found))
 		}
 		return nil, nil
 	}
