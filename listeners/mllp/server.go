@@ -231,8 +231,7 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn, name string, log *sl
 			switch {
 			case errors.As(err, &tl):
 				log.Warn("message too large; its start is kept, closing", "limit", tl.Limit, "kept", len(tl.Prefix))
-				env := s.keepPrefix(ctx, tl, name, c.RemoteAddr().String(), log)
-				write(s.tooLargeAck(ctx, tl, env))
+				write(s.refuseTooLarge(ctx, tl, name, c.RemoteAddr().String(), log))
 			case s.conns.Closing() || ctx.Err() != nil:
 				log.Debug("connection closed by shutdown")
 			case errors.As(err, &ne) && ne.Timeout():
@@ -285,19 +284,11 @@ func (s *Server) handleBatch(ctx context.Context, frame []byte, received time.Ti
 // handleMessage gives one message to the Handler and returns the messages
 // to send back: the encoded ACK, a Responder's answer, or none.
 func (s *Server) handleMessage(ctx context.Context, frame []byte, received time.Time, name, peer string, log *slog.Logger) [][]byte {
-	req, err := hl7.ParseHeader(frame, hl7.Options{DefaultCharset: s.DefaultCharset, MaxSize: -1})
+	req, env, err := s.readHeader(ctx, frame, name, peer, received)
 	if err != nil {
 		log.Warn("unreadable MSH; answering AR", "size", len(frame), "err", err)
 		e := hl7.AckErrorFor(err)
 		return [][]byte{s.ack(nil, "AR", "message header unreadable: "+err.Error(), e)}
-	}
-	env := envelopeOf(req, frame, name, peer, received)
-	if s.Charset != nil && req.MSH().CharacterSet() == "" {
-		if cs := s.Charset(ctx, env); cs != "" && cs != s.DefaultCharset {
-			if again, err := hl7.ParseHeader(frame, hl7.Options{DefaultCharset: cs, MaxSize: -1}); err == nil {
-				req, env = again, envelopeOf(again, frame, name, peer, received)
-			}
-		}
 	}
 	msh := req.MSH()
 	log = log.With("control_id", env.Key, "type", env.Type, "size", len(frame))
@@ -366,6 +357,25 @@ func (s *Server) handleMessage(ctx context.Context, frame []byte, received time.
 	return [][]byte{s.ack(req, code, text, errs...)}
 }
 
+// readHeader reads a message's MSH — again in the sending device's
+// encoding when MSH-18 is empty and Charset knows it — and returns it with
+// the message's envelope.
+func (s *Server) readHeader(ctx context.Context, frame []byte, name, peer string, received time.Time) (*hl7.Message, *listeners.Envelope, error) {
+	req, err := hl7.ParseHeader(frame, hl7.Options{DefaultCharset: s.DefaultCharset, MaxSize: -1})
+	if err != nil {
+		return nil, nil, err
+	}
+	env := envelopeOf(req, frame, name, peer, received)
+	if s.Charset != nil && req.MSH().CharacterSet() == "" {
+		if cs := s.Charset(ctx, env); cs != "" && cs != s.DefaultCharset {
+			if again, err := hl7.ParseHeader(frame, hl7.Options{DefaultCharset: cs, MaxSize: -1}); err == nil {
+				req, env = again, envelopeOf(again, frame, name, peer, received)
+			}
+		}
+	}
+	return req, env, nil
+}
+
 // envelopeOf is the envelope of a message whose MSH is read in req.
 func envelopeOf(req *hl7.Message, frame []byte, name, peer string, received time.Time) *listeners.Envelope {
 	msh := req.MSH()
@@ -420,22 +430,22 @@ func (s *Server) answerCode(ctx context.Context, msh hl7.MSH, env *listeners.Env
 // unescaped in it stays part of the key.
 func controlID(msh hl7.MSH) string { return msh.Field(10).Text() }
 
-// keepPrefix hands the start of an oversize frame to the Handler, marked
-// Truncated, so that the bytes are kept for review ("raw first, forever");
-// the answer stays AR whatever the Handler says.
-func (s *Server) keepPrefix(ctx context.Context, tl *TooLargeError, name, peer string, log *slog.Logger) *listeners.Envelope {
+// refuseTooLarge hands the start of an oversize frame to the Handler,
+// marked Truncated, so that the bytes are kept for review ("raw first,
+// forever"), and returns the refusal: AR (CR in enhanced mode) whatever the
+// Handler says, or nil when MSH-15/16 or the device profile ask for no
+// answer.
+func (s *Server) refuseTooLarge(ctx context.Context, tl *TooLargeError, name, peer string, log *slog.Logger) []byte {
+	text := fmt.Sprintf("message larger than %d bytes", tl.Limit)
+	refusal := hl7.AckError{Code: 207, Severity: "E", Text: text}
 	if len(tl.Prefix) == 0 {
-		return nil
+		return s.ack(nil, "AR", text, refusal)
 	}
-	env := &listeners.Envelope{Protocol: listeners.HL7, Listener: name, Peer: peer, Received: time.Now(),
-		Raw: tl.Prefix, Truncated: true}
-	if req, err := hl7.ParseHeader(tl.Prefix, hl7.Options{DefaultCharset: s.DefaultCharset, MaxSize: -1}); err == nil {
-		msh := req.MSH()
-		env.SendingApplication = hdName(msh.SendingApplication())
-		env.SendingFacility = hdName(msh.SendingFacility())
-		env.Key = controlID(msh)
-		env.Type = msh.MessageType().String()
+	req, env, err := s.readHeader(ctx, tl.Prefix, name, peer, time.Now())
+	if err != nil {
+		req, env = nil, &listeners.Envelope{Protocol: listeners.HL7, Listener: name, Peer: peer, Received: time.Now(), Raw: tl.Prefix}
 	}
+	env.Truncated = true
 	if err := s.Handler.Handle(ctx, env); err != nil {
 		class := "error"
 		switch {
@@ -446,25 +456,13 @@ func (s *Server) keepPrefix(ctx context.Context, tl *TooLargeError, name, peer s
 		}
 		log.Warn("start of an oversize message not kept", "class", class)
 	}
-	return env
-}
-
-// tooLargeAck refuses an oversize message (AR, or CR in enhanced mode),
-// or returns nil when its MSH-15/16 or device profile ask for no answer;
-// env is what keepPrefix handed over (nil when nothing was).
-func (s *Server) tooLargeAck(ctx context.Context, tl *TooLargeError, env *listeners.Envelope) []byte {
-	req, err := hl7.ParseHeader(tl.Prefix, hl7.Options{DefaultCharset: s.DefaultCharset, MaxSize: -1})
-	if err != nil {
-		req = nil
-	}
-	text := fmt.Sprintf("message larger than %d bytes", tl.Limit)
 	code := "AR"
-	if req != nil && env != nil {
+	if req != nil {
 		if code = s.answerCode(ctx, req.MSH(), env, code, true); code == "" {
 			return nil
 		}
 	}
-	return s.ack(req, code, text, hl7.AckError{Code: 207, Severity: "E", Text: text})
+	return s.ack(req, code, text, refusal)
 }
 
 // controlID returns a new MSH-10 for an answer: "MG", the server's start
