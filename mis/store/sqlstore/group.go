@@ -53,9 +53,11 @@ type committedGroup struct {
 
 var errClosed = errors.New("store closed")
 
+// newCommitter starts the committer; durable, if not nil, makes commits
+// durable after the fact (Dialect.Durable).
 func newCommitter(db *sql.DB, stmts *stmtCache, d *Dialect, durable func() error) *committer {
 	c := &committer{db: db, c: stmts, d: d, reqs: make(chan *groupReq), quit: make(chan struct{}), done: make(chan struct{})}
-	if d.Durable != nil {
+	if durable != nil {
 		c.durable = durable
 		c.committed = make(chan committedGroup, maxGroup)
 		c.synced = make(chan struct{})

@@ -86,7 +86,11 @@ func New(ctx context.Context, w, r *sql.DB, d Dialect) (*Store, error) {
 		s.r.c = s.wc
 	}
 	if d.GroupCommit {
-		s.group = newCommitter(w, s.wc, &s.d, s.durable)
+		var durable func() error
+		if d.Durable != nil {
+			durable = s.durable
+		}
+		s.group = newCommitter(w, s.wc, &s.d, durable)
 	}
 	return s, nil
 }
