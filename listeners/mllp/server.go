@@ -5,12 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net"
-	"strconv"
-	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/medgate/medgate/listeners"
@@ -122,10 +117,8 @@ type Server struct {
 	AckApplication hl7.HD
 	AckFacility    hl7.HD
 
-	conns      listeners.Conns
-	ackSeq     atomic.Uint64
-	ackPrefix  string
-	prefixOnce sync.Once
+	conns  listeners.Conns
+	ackIDs hl7.ControlIDs // the answers' MSH-10
 }
 
 func (s *Server) logger() *slog.Logger {
@@ -271,14 +264,14 @@ func (s *Server) handleBatch(ctx context.Context, frame []byte, received time.Ti
 		text := fmt.Sprintf("batch of %d messages; at most %d are taken in one frame", len(b.Messages), MaxBatchMessages)
 		log.Warn("batch too large; answering AR", "messages", len(b.Messages), "size", len(frame))
 		return [][]byte{unframe(hl7.BuildBatchACK(b, [][]byte{s.ack(nil, "AR", text, hl7.AckError{Code: 207, Severity: "E", Text: text})},
-			s.controlID(), time.Now()))}
+			s.ackIDs.Next(), time.Now()))}
 	}
 	log.Info("batch received", "messages", len(b.Messages), "size", len(frame))
 	var answers [][]byte
 	for _, m := range b.Messages {
 		answers = append(answers, s.handleMessage(ctx, m, received, name, peer, log)...)
 	}
-	return [][]byte{unframe(hl7.BuildBatchACK(b, answers, s.controlID(), time.Now()))}
+	return [][]byte{unframe(hl7.BuildBatchACK(b, answers, s.ackIDs.Next(), time.Now()))}
 }
 
 // handleMessage gives one message to the Handler and returns the messages
@@ -465,22 +458,10 @@ func (s *Server) refuseTooLarge(ctx context.Context, tl *TooLargeError, name, pe
 	return s.ack(req, code, text, refusal)
 }
 
-// controlID returns a new MSH-10 for an answer: "MG", the server's start
-// second and five random base-36 digits (so that two servers, or one
-// restarted within a second, differ), then a base-36 sequence number:
-// 13 characters and the sequence, within MSH-10's 20 until 2038.
-func (s *Server) controlID() string {
-	s.prefixOnce.Do(func() {
-		r := strconv.FormatUint(rand.Uint64N(36*36*36*36*36), 36)
-		s.ackPrefix = "MG" + strconv.FormatInt(time.Now().Unix(), 36) + strings.Repeat("0", 5-len(r)) + r
-	})
-	return s.ackPrefix + strconv.FormatUint(s.ackSeq.Add(1), 36)
-}
-
 func (s *Server) ack(req *hl7.Message, code, text string, errs ...hl7.AckError) []byte {
 	a := hl7.Ack{
 		Code:               code,
-		ControlID:          s.controlID(),
+		ControlID:          s.ackIDs.Next(),
 		Time:               time.Now(),
 		Text:               text,
 		Errors:             errs,

@@ -6,10 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"os"
-	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/medgate/medgate/listeners"
@@ -17,6 +14,7 @@ import (
 	"github.com/medgate/medgate/mis/blob"
 	"github.com/medgate/medgate/mis/domain"
 	"github.com/medgate/medgate/mis/store"
+	"github.com/medgate/medgate/parsers/hl7"
 )
 
 // HL7 processes HL7 v2 messages by their type (mapping.HL7Types): results
@@ -129,12 +127,8 @@ type HL7Responder struct {
 
 var _ listeners.Responder = HL7Responder{}
 
-// answerSeq numbers the answers' control IDs within this process; the
-// prefix holds the time and answerNonce, four random base-36 digits, so
-// that restarts and other instances do not repeat them.
-var answerSeq atomic.Uint64
-
-var answerNonce = strconv.FormatUint(36*36*36+rand.Uint64N(35*36*36*36), 36)
+// answerIDs numbers the query answers' control IDs.
+var answerIDs = hl7.ControlIDs{Prefix: "MGQ"}
 
 // Respond handles env and answers an order query.
 func (r HL7Responder) Respond(ctx context.Context, env *listeners.Envelope) ([][]byte, error) {
@@ -162,9 +156,7 @@ func (r HL7Responder) Respond(ctx context.Context, env *listeners.Envelope) ([][
 		return nil, nil
 	}
 	a := mapping.QueryAnswer{Barcode: barcode, Time: time.Now().In(loc)}
-	seq := answerSeq.Add(2)
-	prefix := "MGQ" + strconv.FormatInt(a.Time.Unix(), 36) + answerNonce
-	a.ControlIDs = [2]string{prefix + strconv.FormatUint(seq-1, 36), prefix + strconv.FormatUint(seq, 36)}
+	a.ControlIDs = [2]string{answerIDs.Next(), answerIDs.Next()}
 	if err := r.findOrder(ctx, dev, &a); err != nil {
 		r.log().Error("order query: lookup failed", "device", dev.Name, "err", err)
 		return nil, fmt.Errorf("%w: %v", listeners.ErrUnavailable, err)
