@@ -359,12 +359,18 @@ func (s *Server) readHeader(ctx context.Context, frame []byte, name, peer string
 		return nil, nil, err
 	}
 	env := envelopeOf(req, frame, name, peer, received)
-	if s.Charset != nil && req.MSH().CharacterSet() == "" {
-		if cs := s.Charset(ctx, env); cs != "" && cs != s.DefaultCharset {
-			if again, err := hl7.ParseHeader(frame, hl7.Options{DefaultCharset: cs, MaxSize: -1}); err == nil {
-				req, env = again, envelopeOf(again, frame, name, peer, received)
-			}
-		}
+	if s.Charset == nil || req.MSH().CharacterSet() != "" {
+		return req, env, nil
+	}
+	// Read again only when the device names a charset other than the one
+	// just used.
+	enc := s.Charset(ctx, env)
+	cs, ok := hl7.CanonicalCharset(enc)
+	if enc == "" || !ok || cs == req.Charset {
+		return req, env, nil
+	}
+	if again, err := hl7.ParseHeader(frame, hl7.Options{DefaultCharset: cs, MaxSize: -1}); err == nil {
+		req, env = again, envelopeOf(again, frame, name, peer, received)
 	}
 	return req, env, nil
 }
