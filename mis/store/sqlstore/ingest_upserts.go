@@ -413,20 +413,13 @@ func insertOrderIdentifiers(ctx context.Context, tx *txn, org, order int64, ids 
 	return nil
 }
 
-// createUpsertedOrder inserts an order as CreateServiceRequest does (a
-// fresh accession number; lab specimens with the given barcodes or fresh
-// ones), inside tx, with its outside identifiers.
+// createUpsertedOrder inserts an order as CreateServiceRequest does
+// (insertOrder: a fresh accession number; lab specimens with the given
+// barcodes or fresh ones; an imaging order's Study Instance UID), inside
+// tx, with its outside identifiers; it is not queued for devices.
 func (s *Store) createUpsertedOrder(ctx context.Context, tx *txn, r *domain.ServiceRequest, ids []domain.Identifier, audit *domain.AuditEvent) error {
 	t := now()
 	r.AuthoredOn, r.Updated = t, t
-	var patientOrg int64
-	err := tx.QueryRowContext(ctx, `SELECT org_id FROM patients WHERE id = $1`, r.PatientID).Scan(&patientOrg)
-	if errors.Is(err, sql.ErrNoRows) || err == nil && patientOrg != r.OrganizationID {
-		return fmt.Errorf("patient %d: %w", r.PatientID, store.ErrNotFound)
-	}
-	if err != nil {
-		return err
-	}
 	for i, sp := range r.Specimens {
 		if sp.Barcode == "" {
 			continue
@@ -437,23 +430,9 @@ func (s *Store) createUpsertedOrder(ctx context.Context, tx *txn, r *domain.Serv
 			return &store.ConflictError{Field: fmt.Sprintf("specimen[%d].barcode", i), Message: "barcode already used in this organization"}
 		}
 	}
-	if r.AccessionNumber, err = s.freeAccession(ctx, tx, r.OrganizationID, r.Category); err != nil {
+	r.AccessionNumber = "" // always a fresh one
+	if err := s.insertOrder(ctx, tx, r); err != nil {
 		return err
-	}
-	codes, _ := json.Marshal(r.Codes)
-	err = tx.QueryRowContext(ctx, `INSERT INTO service_requests (org_id, branch_id, patient_id, category, accession, codes,
-		procedure_text, modality, body_site, priority, requester_id, status, study_uid, station_ae, scheduled, note, authored, updated)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) RETURNING id`,
-		r.OrganizationID, nullID(r.BranchID), r.PatientID, string(r.Category), r.AccessionNumber, string(codes),
-		r.Procedure, r.Modality, r.BodySite, string(r.Priority), nullID(r.RequesterID), string(r.Status), r.StudyInstanceUID,
-		r.ScheduledStationAE, nullMicros(r.Scheduled), r.Note, micros(r.AuthoredOn), micros(r.Updated)).Scan(&r.ID)
-	if err != nil {
-		return err
-	}
-	if r.Category == domain.CategoryLab {
-		if err := s.addSpecimens(ctx, tx, r); err != nil {
-			return err
-		}
 	}
 	if err := insertOrderIdentifiers(ctx, tx, r.OrganizationID, r.ID, ids); err != nil {
 		return err

@@ -29,58 +29,8 @@ func (s *Store) CreateServiceRequest(ctx context.Context, r *domain.ServiceReque
 	r.AuthoredOn, r.Updated = t, t
 	given := *r
 	err := s.inTx(ctx, func(tx *txn) error {
-		var patientOrg int64
-		err := tx.QueryRowContext(ctx, `SELECT org_id FROM patients WHERE id = $1`, r.PatientID).Scan(&patientOrg)
-		if errors.Is(err, sql.ErrNoRows) || err == nil && patientOrg != r.OrganizationID {
-			return fmt.Errorf("patient %d: %w", r.PatientID, store.ErrNotFound)
-		}
-		if err != nil {
+		if err := s.insertOrder(ctx, tx, r); err != nil {
 			return err
-		}
-		if r.AccessionNumber == "" {
-			if r.AccessionNumber, err = s.freeAccession(ctx, tx, r.OrganizationID, r.Category); err != nil {
-				return err
-			}
-		} else if taken, err := exists(ctx, tx, `SELECT count(*) FROM service_requests WHERE org_id = $1 AND accession = $2`,
-			r.OrganizationID, r.AccessionNumber); err != nil {
-			return err
-		} else if taken {
-			return &store.ConflictError{Field: "accessionNumber", Message: fmt.Sprintf("accession number %q is already used in this organization", r.AccessionNumber)}
-		}
-		if r.Category == domain.CategoryImaging {
-			if r.StudyInstanceUID == "" {
-				var root string
-				if err := tx.QueryRowContext(ctx, `SELECT uid_root FROM organizations WHERE id = $1`, r.OrganizationID).Scan(&root); err != nil {
-					return err
-				}
-				n, err := nextSeq(ctx, tx, r.OrganizationID, "study_uid")
-				if err != nil {
-					return err
-				}
-				r.StudyInstanceUID = domain.StudyUID(root, r.OrganizationID, n)
-			} else if taken, err := exists(ctx, tx, `SELECT count(*) FROM service_requests WHERE study_uid = $1`, r.StudyInstanceUID); err != nil {
-				return err
-			} else if taken {
-				return &store.ConflictError{Field: "studyInstanceUid", Message: "another order has this Study Instance UID"}
-			}
-		}
-		codes, _ := json.Marshal(r.Codes)
-		err = tx.QueryRowContext(ctx, `INSERT INTO service_requests (org_id, branch_id, patient_id, category, accession, codes,
-			procedure_text, modality, body_site, priority, requester_id, status, study_uid, station_ae, scheduled, note, authored, updated)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) RETURNING id`,
-			r.OrganizationID, nullID(r.BranchID), r.PatientID, string(r.Category), r.AccessionNumber, string(codes),
-			r.Procedure, r.Modality, r.BodySite, string(r.Priority), nullID(r.RequesterID), string(r.Status), r.StudyInstanceUID,
-			r.ScheduledStationAE, nullMicros(r.Scheduled), r.Note, micros(r.AuthoredOn), micros(r.Updated)).Scan(&r.ID)
-		if s.d.IsUniqueViolation(err) {
-			return &store.ConflictError{Field: "accessionNumber", Message: "accession number or Study Instance UID already used"}
-		}
-		if err != nil {
-			return err
-		}
-		if r.Category == domain.CategoryLab {
-			if err := s.addSpecimens(ctx, tx, r); err != nil {
-				return err
-			}
 		}
 		// The devices that receive orders get it with the order, or not at all.
 		if err := enqueueNewOrder(ctx, tx, r); err != nil {
@@ -92,6 +42,65 @@ func (s *Store) CreateServiceRequest(ctx context.Context, r *domain.ServiceReque
 		*r = given
 	}
 	return err
+}
+
+// insertOrder writes a new order and its keys in tx: the patient must be
+// the organization's; an accession number given is checked, else a free
+// one drawn; an imaging order gets its Study Instance UID; a lab order its
+// specimens.
+func (s *Store) insertOrder(ctx context.Context, tx *txn, r *domain.ServiceRequest) error {
+	var patientOrg int64
+	err := tx.QueryRowContext(ctx, `SELECT org_id FROM patients WHERE id = $1`, r.PatientID).Scan(&patientOrg)
+	if errors.Is(err, sql.ErrNoRows) || err == nil && patientOrg != r.OrganizationID {
+		return fmt.Errorf("patient %d: %w", r.PatientID, store.ErrNotFound)
+	}
+	if err != nil {
+		return err
+	}
+	if r.AccessionNumber == "" {
+		if r.AccessionNumber, err = s.freeAccession(ctx, tx, r.OrganizationID, r.Category); err != nil {
+			return err
+		}
+	} else if taken, err := exists(ctx, tx, `SELECT count(*) FROM service_requests WHERE org_id = $1 AND accession = $2`,
+		r.OrganizationID, r.AccessionNumber); err != nil {
+		return err
+	} else if taken {
+		return &store.ConflictError{Field: "accessionNumber", Message: fmt.Sprintf("accession number %q is already used in this organization", r.AccessionNumber)}
+	}
+	if r.Category == domain.CategoryImaging {
+		if r.StudyInstanceUID == "" {
+			var root string
+			if err := tx.QueryRowContext(ctx, `SELECT uid_root FROM organizations WHERE id = $1`, r.OrganizationID).Scan(&root); err != nil {
+				return err
+			}
+			n, err := nextSeq(ctx, tx, r.OrganizationID, "study_uid")
+			if err != nil {
+				return err
+			}
+			r.StudyInstanceUID = domain.StudyUID(root, r.OrganizationID, n)
+		} else if taken, err := exists(ctx, tx, `SELECT count(*) FROM service_requests WHERE study_uid = $1`, r.StudyInstanceUID); err != nil {
+			return err
+		} else if taken {
+			return &store.ConflictError{Field: "studyInstanceUid", Message: "another order has this Study Instance UID"}
+		}
+	}
+	codes, _ := json.Marshal(r.Codes)
+	err = tx.QueryRowContext(ctx, `INSERT INTO service_requests (org_id, branch_id, patient_id, category, accession, codes,
+		procedure_text, modality, body_site, priority, requester_id, status, study_uid, station_ae, scheduled, note, authored, updated)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) RETURNING id`,
+		r.OrganizationID, nullID(r.BranchID), r.PatientID, string(r.Category), r.AccessionNumber, string(codes),
+		r.Procedure, r.Modality, r.BodySite, string(r.Priority), nullID(r.RequesterID), string(r.Status), r.StudyInstanceUID,
+		r.ScheduledStationAE, nullMicros(r.Scheduled), r.Note, micros(r.AuthoredOn), micros(r.Updated)).Scan(&r.ID)
+	if s.d.IsUniqueViolation(err) {
+		return &store.ConflictError{Field: "accessionNumber", Message: "accession number or Study Instance UID already used"}
+	}
+	if err != nil {
+		return err
+	}
+	if r.Category == domain.CategoryLab {
+		return s.addSpecimens(ctx, tx, r)
+	}
+	return nil
 }
 
 // freeAccession draws accession numbers until one is unused; numbers given
