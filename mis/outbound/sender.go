@@ -505,14 +505,16 @@ func markCtx(ctx context.Context) (context.Context, context.CancelFunc) {
 func (s *Sender) finish(ctx context.Context, log *slog.Logger, m *store.OutboundMessage, ok bool, code, reason string) {
 	mctx, cancel := markCtx(ctx)
 	defer cancel()
+	// Counted before the mark, as retries are: whoever sees the outcome in
+	// the store then sees it in Stats too.
 	var err error
 	if ok {
-		err = s.Store.MarkOutboundSent(mctx, m.ID, code)
 		s.sent.Add(1)
+		err = s.Store.MarkOutboundSent(mctx, m.ID, code)
 		log.Info("outbound: message acknowledged", "ack", code, "attempts", m.Attempts+1)
 	} else {
-		err = s.Store.MarkOutboundFailed(mctx, m.ID, code, reason)
 		s.failed.Add(1)
+		err = s.Store.MarkOutboundFailed(mctx, m.ID, code, reason)
 		s.fail(fmt.Errorf("message %s failed: %s", m.ControlID, logReason(code, reason)))
 		log.Warn("outbound: message failed; not retried", "ack", code, "attempts", m.Attempts+1, "reason", logReason(code, reason))
 	}
