@@ -583,6 +583,44 @@ func TestObservationGroups(t *testing.T) {
 	}
 }
 
+// OUL^R22 is specimen-first: SPM and its OBX open a sample, each OBR after
+// it is an order on that sample with its ORC after it. In ORU^R01 the OBX
+// after a SPM describe the sample, not the order.
+func TestObservationGroupsStructures(t *testing.T) {
+	oul := mustParse(t, "MSH|^~\\&|||||||OUL^R22^OUL_R22|1|P|2.5.1\r"+
+		"PID|1||A\rSPM|1|^S1\rOBX|1|NM|VOL||4|mL\rOBR|1|P1\rORC|SC|P1\rNTE|1||on OBR 1\rOBX|1|NM|a||1\rOBX|2|NM|b||2\r"+
+		"OBR|2|P2\rORC|SC|P2\rOBX|1|NM|c||3\rSPM|2|^S2\rOBR|3|P3\rOBX|1|NM|d||4\r", Options{})
+	g := oul.ObservationGroups()
+	if len(g) != 3 {
+		t.Fatalf("OUL: %d groups", len(g))
+	}
+	type want struct {
+		placer, specimen, orc string
+		obs, specObs, notes   int
+	}
+	for i, w := range []want{{"P1", "S1", "P1", 2, 1, 1}, {"P2", "S1", "P2", 1, 1, 0}, {"P3", "S2", "", 1, 0, 0}} {
+		var spm, orc string
+		if len(g[i].Specimens) == 1 {
+			spm = g[i].Specimens[0].SpecimenID().Filler.ID
+		}
+		if g[i].ORC.Segment != nil {
+			orc = g[i].ORC.PlacerOrderNumber().ID
+		}
+		got := want{g[i].OBR.PlacerOrderNumber().ID, spm, orc, len(g[i].Observations), len(g[i].SpecimenObservations), len(g[i].Notes)}
+		if got != w || g[i].PID.Identifiers()[0].ID != "A" {
+			t.Errorf("OUL group %d: %+v, want %+v", i+1, got, w)
+		}
+	}
+
+	oru := mustParse(t, "MSH|^~\\&|||||||ORU^R01|1|P|2.5.1\r"+
+		"PID|1||A\rORC|RE|P1\rOBR|1|P1\rOBX|1|NM|a||1\rSPM|1|^S1\rOBX|1|NM|VOL||4|mL\rORC|RE|P2\rOBR|2|P2\rOBX|1|NM|b||2\r", Options{})
+	g = oru.ObservationGroups()
+	if len(g) != 2 || len(g[0].Observations) != 1 ||  len(g[0].Specimens) != 1 ||
+		g[1].ORC.PlacerOrderNumber().ID != "P2" || len(g[1].Observations) != 1 || len(g[1].Specimens) != 0 {
+		t.Errorf("ORU: %+v", g)
+	}
+}
+
 func TestSegmentSet(t *testing.T) {
 	m := NewMessage(Header{Type: MSG{"ADT", "A08", ""}, ControlID: "1"})
 	s := m.Add("PID", "1")

@@ -147,10 +147,10 @@ func (o OBX) readValue(typ string, v Value) ObsValue {
 	return ov
 }
 
-// ObservationGroup is one OBR with what belongs to it: the ORC before it,
-// its notes, timing, observations (each with its notes) and specimens. PID
-// is the patient in force at that point, since a message (a QC run, a
-// batch of samples) may repeat PID.
+// ObservationGroup is one OBR with what belongs to it: its ORC, notes,
+// timing, observations (each with its notes) and specimens. PID is the
+// patient in force at that point, since a message (a QC run, a batch of
+// samples) may repeat PID.
 type ObservationGroup struct {
 	PID          PID
 	ORC          ORC
@@ -159,6 +159,9 @@ type ObservationGroup struct {
 	Notes        []NTE
 	Observations []Observation
 	Specimens    []SPM
+	// SpecimenObservations are the OBX of a SPECIMEN group: observations
+	// about the sample (volume, appearance), not results of the order.
+	SpecimenObservations []Observation
 }
 
 // Observation is an OBX with the NTE segments that follow it.
@@ -168,53 +171,87 @@ type Observation struct {
 }
 
 // ObservationGroups walks the segments in order and groups results under
-// their OBR. OBX before any OBR (ADT messages carry some) form a group
-// with a zero OBR. Segments the walk does not know are skipped.
+// their OBR, following the message structure of MSH-9:
+//   - ORU^R01 (and the other order-first structures): ORC comes before its
+//     OBR; a SPM after the results, and the OBX after that SPM, belong to
+//     the OBR's specimen;
+//   - OUL^R22 and OUL^R23 are specimen-first: SPM (with its own OBX and
+//     containers) opens a specimen, and each OBR after it is an order on
+//     that sample, its ORC following it;
+//   - OUL^R24 is order-first with ORC after OBR and SPM inside the order.
+//
+// OBX before any OBR (ADT messages carry some) form a group with a zero
+// OBR. Segments the walk does not know are skipped.
 func (m *Message) ObservationGroups() []ObservationGroup {
+	mt := m.MSH().MessageType()
+	oul := strings.EqualFold(mt.Code, "OUL")
+	specimenFirst := oul && (strings.EqualFold(mt.Trigger, "R22") || strings.EqualFold(mt.Trigger, "R23"))
 	var groups []ObservationGroup
 	var pid PID
 	var orc ORC
+	var spm *SPM             // the open specimen of a specimen-first message
+	var spmObs []Observation // … and its observations
 	var cur *ObservationGroup
-	lastWasOBX := false
+	var notes *[]NTE    // where an NTE goes now; nil: nowhere
+	inSpecimen := false // OBX now are specimen observations
 	newGroup := func(obr *Segment) {
-		groups = append(groups, ObservationGroup{PID: pid, ORC: orc, OBR: OBR{obr}})
+		g := ObservationGroup{PID: pid, ORC: orc, OBR: OBR{obr}}
+		if spm != nil {
+			g.Specimens = []SPM{*spm}
+			g.SpecimenObservations = spmObs
+		}
+		groups = append(groups, g)
 		cur = &groups[len(groups)-1]
 		orc = ORC{}
+		notes = &cur.Notes
+		inSpecimen = false
 	}
 	for i := range m.Segments {
 		s := &m.Segments[i]
 		switch s.Name {
 		case "PID":
-			pid, cur, lastWasOBX = PID{s}, nil, false
+			pid, cur, notes, spm, spmObs, inSpecimen = PID{s}, nil, nil, nil, nil, false
 		case "ORC":
-			orc, cur, lastWasOBX = ORC{s}, nil, false
+			if oul && cur != nil && cur.ORC.Segment == nil {
+				cur.ORC = ORC{s} // OUL: the order's ORC follows its OBR
+				continue
+			}
+			orc, cur, notes, inSpecimen = ORC{s}, nil, nil, false
 		case "OBR":
 			newGroup(s)
-			lastWasOBX = false
 		case "TQ1":
 			if cur != nil {
 				cur.TQ1 = append(cur.TQ1, TQ1{s})
 			}
-		case "OBX":
-			if cur == nil {
-				newGroup(nil)
-			}
-			cur.Observations = append(cur.Observations, Observation{OBX: OBX{s}})
-			lastWasOBX = true
-		case "NTE":
-			switch {
-			case cur == nil:
-			case lastWasOBX:
-				o := &cur.Observations[len(cur.Observations)-1]
-				o.Notes = append(o.Notes, NTE{s})
-			default:
-				cur.Notes = append(cur.Notes, NTE{s})
-			}
 		case "SPM":
+			if specimenFirst {
+				spm, spmObs, cur, notes, inSpecimen = &SPM{s}, nil, nil, nil, true
+				continue
+			}
 			if cur != nil {
 				cur.Specimens = append(cur.Specimens, SPM{s})
+				inSpecimen, notes = true, nil
 			}
-			lastWasOBX = false
+		case "OBX":
+			o := Observation{OBX: OBX{s}}
+			switch {
+			case inSpecimen && cur == nil:
+				spmObs = append(spmObs, o)
+				notes = &spmObs[len(spmObs)-1].Notes
+				continue
+			case inSpecimen:
+				cur.SpecimenObservations = append(cur.SpecimenObservations, o)
+				notes = &cur.SpecimenObservations[len(cur.SpecimenObservations)-1].Notes
+				continue
+			case cur == nil:
+				newGroup(nil)
+			}
+			cur.Observations = append(cur.Observations, o)
+			notes = &cur.Observations[len(cur.Observations)-1].Notes
+		case "NTE":
+			if notes != nil {
+				*notes = append(*notes, NTE{s})
+			}
 		}
 	}
 	return groups
