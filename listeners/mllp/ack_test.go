@@ -155,6 +155,30 @@ func TestBatchFrame(t *testing.T) {
 	}
 }
 
+// Several bare messages in one frame (no batch envelope, as some
+// middleware sends) are taken one by one, each stored with its own bytes and
+// answered with its own ACK frame, in order.
+func TestBareMessagesInOneFrame(t *testing.T) {
+	rec := &recorder{fn: failBAD}
+	ts := startServer(t, &Server{Handler: rec})
+	cl := ts.dial(t)
+	m1, m2, m3 := hl7msg("M1", "ORU^R01", ""), hl7msg("BAD", "ORU^R01", ""), hl7msg("M3", "ORU^R01", "")
+	cl.write(frame(m1 + m2 + "\r\n" + m3))
+	for i, want := range [][2]string{{"AA", "M1"}, {"AE", "BAD"}, {"AA", "M3"}} {
+		if code, ctl := msa(cl.ack()); code != want[0] || ctl != want[1] {
+			t.Errorf("ACK %d: %s %s, want %s %s", i+1, code, ctl, want[0], want[1])
+		}
+	}
+	if rec.count() != 3 {
+		t.Fatalf("handler saw %d messages, want 3", rec.count())
+	}
+	for i, want := range []string{m1, m2, m3} {
+		if strings.TrimRight(string(rec.envs[i].Raw), "\r\n") != strings.TrimRight(want, "\r") {
+			t.Errorf("envelope %d raw %q, want %q", i+1, rec.envs[i].Raw, want)
+		}
+	}
+}
+
 // MSA-2 is MSH-10 as sent and the envelope's key is all of MSH-10, even
 // when the sender left a separator in it unescaped.
 func TestControlIDWithSeparators(t *testing.T) {

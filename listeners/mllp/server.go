@@ -242,12 +242,27 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn, name string, log *sl
 
 // handleFrame gives one frame to the Handler and returns the messages to
 // send back: the encoded ACK, a Responder's answer, or none; for a batch,
-// one response batch.
+// one response batch; for several bare messages in one frame, each
+// message's own answer in order.
 func (s *Server) handleFrame(ctx context.Context, frame []byte, received time.Time, name, peer string, log *slog.Logger) [][]byte {
 	if hl7.IsBatch(frame) {
 		return s.handleBatch(ctx, frame, received, name, peer, log)
 	}
-	return s.handleMessage(ctx, frame, received, name, peer, log)
+	msgs := hl7.SplitMessages(frame)
+	if len(msgs) == 1 {
+		return s.handleMessage(ctx, frame, received, name, peer, log)
+	}
+	if len(msgs) > MaxBatchMessages {
+		text := fmt.Sprintf("frame of %d messages; at most %d are taken in one frame", len(msgs), MaxBatchMessages)
+		log.Warn("too many messages in one frame; answering AR", "messages", len(msgs), "size", len(frame))
+		return [][]byte{s.ack(nil, "AR", text, hl7.AckError{Code: 207, Severity: "E", Text: text})}
+	}
+	log.Info("several messages in one frame", "messages", len(msgs), "size", len(frame))
+	var answers [][]byte
+	for _, m := range msgs {
+		answers = append(answers, s.handleMessage(ctx, m, received, name, peer, log)...)
+	}
+	return answers
 }
 
 // handleBatch takes a batch (FHS/BHS … BTS/FTS) message by message, each as

@@ -31,6 +31,29 @@ func IsBatch(data []byte) bool {
 	return (id == "FHS" || id == "BHS") && (len(data) == 3 || !isIDChar(data[3]))
 }
 
+// SplitMessages splits a frame holding several bare messages (MSH … MSH
+// …, no batch envelope) into their bytes, sub-slices of data; a frame with
+// one message, or one the split cannot read, comes back whole for Parse
+// to take or refuse.
+func SplitMessages(data []byte) [][]byte {
+	if !bytes.Contains(data, []byte("\rMSH")) && !bytes.Contains(data, []byte("\nMSH")) {
+		return [][]byte{data}
+	}
+	start := 0
+	if bytes.HasPrefix(data, utf8BOM) {
+		start = len(utf8BOM)
+	}
+	spans, _, err := splitBatch(data, start)
+	if err != nil || len(spans) < 2 {
+		return [][]byte{data}
+	}
+	msgs := make([][]byte, len(spans))
+	for i, sp := range spans {
+		msgs[i] = data[sp.from:sp.to]
+	}
+	return msgs
+}
+
 // SplitBatch splits a batch into its envelope and its messages without
 // parsing the messages (Parse each). The header segments are decoded in
 // opts.DefaultCharset (they have no MSH-18). Input that does not start with
