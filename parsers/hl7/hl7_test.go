@@ -615,7 +615,7 @@ func TestObservationGroupsStructures(t *testing.T) {
 	oru := mustParse(t, "MSH|^~\\&|||||||ORU^R01|1|P|2.5.1\r"+
 		"PID|1||A\rORC|RE|P1\rOBR|1|P1\rOBX|1|NM|a||1\rSPM|1|^S1\rOBX|1|NM|VOL||4|mL\rORC|RE|P2\rOBR|2|P2\rOBX|1|NM|b||2\r", Options{})
 	g = oru.ObservationGroups()
-	if len(g) != 2 || len(g[0].Observations) != 1 ||  len(g[0].Specimens) != 1 ||
+	if len(g) != 2 || len(g[0].Observations) != 1 || len(g[0].Specimens) != 1 ||
 		g[1].ORC.PlacerOrderNumber().ID != "P2" || len(g[1].Observations) != 1 || len(g[1].Specimens) != 0 {
 		t.Errorf("ORU: %+v", g)
 	}
