@@ -190,8 +190,10 @@ func hl7Result(o hl7.Observation, effective time.Time) (*LabResult, error) {
 	if t, err := x.ObservationDateTime(); err == nil && !t.IsZero() {
 		r.Effective = t.Time
 	}
-	if flags := x.AbnormalFlags(); len(flags) > 0 {
-		r.Flag = flag(flags[0])
+	for _, f := range x.AbnormalFlags() {
+		if r.Flag = flag(f); r.Flag != "" {
+			break // the first flag medgate knows (OBX-8 repeats from v2.5)
+		}
 	}
 	unit := x.Units().Code
 	if unit == "" {
@@ -227,33 +229,31 @@ func hl7Result(o hl7.Observation, effective time.Time) (*LabResult, error) {
 	return r, nil
 }
 
-// flag normalizes an HL7 table 0078 abnormal flag to medgate's set.
+// flag reads an HL7 table 0078 abnormal flag: its codes are FHIR v3
+// ObservationInterpretation codes; "" for one medgate does not know.
 func flag(f string) string {
-	switch strings.ToUpper(f) {
-	case "N":
-		return domain.InterpNormal
-	case "L", "<":
-		return domain.InterpLow
-	case "H", ">":
-		return domain.InterpHigh
-	case "LL":
-		return domain.InterpCriticalLow
-	case "HH":
-		return domain.InterpCriticalHigh
-	case "A", "AA":
-		return domain.InterpAbnormal
+	f = strings.ToUpper(strings.TrimSpace(f))
+	if f != "" && domain.ValidInterpretation(f) {
+		return f
 	}
 	return ""
 }
 
-// observationStatus maps HL7 table 0085 to FHIR observation status.
+// observationStatus maps HL7 table 0085 (OBX-11) to FHIR observation
+// status as the HL7 v2-to-FHIR concept map does.
 func observationStatus(s string) string {
 	switch strings.ToUpper(s) {
 	case "C":
 		return "corrected"
-	case "P", "R", "S", "I":
+	case "A":
+		return "amended"
+	case "P", "R", "S":
 		return "preliminary"
-	case "X", "D", "W":
+	case "I", "O":
+		return "registered"
+	case "D", "W":
+		return "entered-in-error"
+	case "X":
 		return "cancelled"
 	}
 	return "final"

@@ -35,13 +35,27 @@ const (
 	InterpAbnormal     = "A"
 )
 
+// Interpretations are the codes medgate stores, with their display: the
+// values of HL7 v2 table 0078 (OBX-8), which are codes of FHIR's v3
+// ObservationInterpretation system of the same spelling.
+var Interpretations = map[string]string{
+	InterpNormal: "Normal", InterpLow: "Low", InterpHigh: "High",
+	InterpCriticalLow: "Critical low", InterpCriticalHigh: "Critical high", InterpAbnormal: "Abnormal",
+	"AA": "Critical abnormal", "<": "Off scale low", ">": "Off scale high", "LU": "Significantly low",
+	"HU": "Significantly high", "U": "Significant change up", "D": "Significant change down",
+	"B": "Better", "W": "Worse", "S": "Susceptible", "R": "Resistant", "I": "Intermediate",
+	"MS": "Moderately susceptible", "VS": "Very susceptible", "SDD": "Susceptible-dose dependent",
+	"NS": "Non-susceptible", "POS": "Positive", "NEG": "Negative", "IND": "Indeterminate",
+	"DET": "Detected", "ND": "Not detected", "RR": "Reactive", "WR": "Weakly reactive",
+	"NR": "Non-reactive", "AC": "Anti-complementary substances present", "TOX": "Cytotoxic substance present",
+	"QCF": "Quality control failure", "EX": "outside threshold", "HX": "above high threshold",
+	"LX": "below low threshold",
+}
+
 // ValidInterpretation reports whether s is an interpretation medgate stores.
 func ValidInterpretation(s string) bool {
-	switch s {
-	case "", InterpNormal, InterpLow, InterpHigh, InterpCriticalLow, InterpCriticalHigh, InterpAbnormal:
-		return true
-	}
-	return false
+	_, ok := Interpretations[s]
+	return ok || s == ""
 }
 
 // Observation is one result value. Exactly one of the value fields is set.

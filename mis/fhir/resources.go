@@ -335,11 +335,6 @@ var comparators = map[string]cpb.QuantityComparatorCode_Value{
 	">=": cpb.QuantityComparatorCode_GREATER_THAN_OR_EQUAL_TO, ">": cpb.QuantityComparatorCode_GREATER_THAN,
 }
 
-var interpretations = map[string]string{
-	domain.InterpNormal: "Normal", domain.InterpLow: "Low", domain.InterpHigh: "High",
-	domain.InterpCriticalLow: "Critical low", domain.InterpCriticalHigh: "Critical high", domain.InterpAbnormal: "Abnormal",
-}
-
 // simpleQuantity is a value in a UCUM unit.
 func simpleQuantity(v float64, unit string) *dt.SimpleQuantity {
 	q := &dt.SimpleQuantity{Value: fdecimal(v)}
@@ -402,7 +397,7 @@ func (s *Server) observationResource(o *domain.Observation) *obspb.Observation {
 		out.Value = &obspb.Observation_ValueX{Choice: &obspb.Observation_ValueX_StringValue{StringValue: fstr(o.ValueString)}}
 	}
 	if o.Interpretation != "" {
-		out.Interpretation = []*dt.CodeableConcept{concept("", coding(systemInterpretation, o.Interpretation, interpretations[o.Interpretation]))}
+		out.Interpretation = []*dt.CodeableConcept{concept("", coding(systemInterpretation, o.Interpretation, domain.Interpretations[o.Interpretation]))}
 	}
 	if o.Note != "" {
 		out.Note = []*dt.Annotation{{Text: fmarkdown(o.Note)}}

@@ -1,0 +1,37 @@
+package mapping
+
+import (
+	"testing"
+	"time"
+
+	"github.com/medgate/medgate/parsers/hl7"
+)
+
+// OBX-8 takes the first flag of table 0078 medgate knows (off-scale "<"
+// and ">" are not plain low and high; AA is critical), and OBX-11 follows
+// the v2-to-FHIR concept map (D and W are entered-in-error, not cancelled).
+func TestOBXFlagsAndStatus(t *testing.T) {
+	for _, tc := range []struct{ flags, status, wantFlag, wantStatus string }{
+		{"H", "F", "H", "final"},
+		{"<", "F", "<", "final"},
+		{">", "C", ">", "corrected"},
+		{"AA", "A", "AA", "amended"},
+		{"ZZ~POS", "P", "POS", "preliminary"},
+		{"neg", "I", "NEG", "registered"},
+		{"", "D", "", "entered-in-error"},
+		{"S", "W", "S", "entered-in-error"},
+		{"N", "X", "N", "cancelled"},
+	} {
+		m, err := hl7.Parse([]byte("MSH|^~\\&|A|B|||20260101||ORU^R01|1|P|2.5.1\rOBR|1\rOBX|1|NM|K||5|u||"+tc.flags+"|||"+tc.status+"\r"), hl7.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := hl7Result(m.ObservationGroups()[0].Observations[0], time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Flag != tc.wantFlag || r.Status != tc.wantStatus {
+			t.Errorf("OBX-8 %q OBX-11 %q: flag %q status %q, want %q %q", tc.flags, tc.status, r.Flag, r.Status, tc.wantFlag, tc.wantStatus)
+		}
+	}
+}
