@@ -82,10 +82,19 @@ func BuildLab(ctx context.Context, in LabInput, reports []LabReport) (*domain.In
 			m = Match{Reason: "qc"} // never in a chart
 		}
 		var mapped, unmapped []domain.Observation
-		var unknown []string
+		var unknown, wrongUnit []string
 		for _, r := range lr.Results {
 			o := observation(r, lr, in.DeviceID)
-			if e, ok := Entry(in.CodeMap, r.DeviceCode); ok {
+			e, ok := Entry(in.CodeMap, r.DeviceCode)
+			if ok && !unitFits(e, r) {
+				// Converting a value sent in another unit than the map's
+				// would store a wrong number with a wrong flag.
+				ok = false
+				wrongUnit = append(wrongUnit, fmt.Sprintf("%s sent in %s, the map converts from %s", r.DeviceCode, r.Quantity.Unit, e.DeviceUnit))
+			} else if !ok {
+				unknown = append(unknown, r.DeviceCode)
+			}
+			if ok {
 				Apply(&o, e, lr.Subject, r.Flag)
 				mapped = append(mapped, o)
 				continue
@@ -93,7 +102,6 @@ func BuildLab(ctx context.Context, in LabInput, reports []LabReport) (*domain.In
 			o.Code = domain.Coding{System: domain.SystemDevice, Code: r.DeviceCode, Display: r.DeviceDisplay}
 			o.Interpretation = r.Flag
 			unmapped = append(unmapped, o)
-			unknown = append(unknown, r.DeviceCode)
 		}
 		if len(mapped) > 0 || lr.Conclusion != "" || len(lr.Attachments) > 0 {
 			if m.Matched() {
@@ -112,18 +120,43 @@ func BuildLab(ctx context.Context, in LabInput, reports []LabReport) (*domain.In
 		if len(unmapped) > 0 {
 			rep := report(lr, Match{}) // unattached until the map knows these codes
 			res.Reports = append(res.Reports, domain.ReportSet{Report: rep, Observations: unmapped})
+			var codes []string
+			for _, o := range unmapped {
+				codes = append(codes, o.Code.Code)
+			}
+			sort.Strings(codes)
+			codes = slices.Compact(codes)
 			sort.Strings(unknown)
 			unknown = slices.Compact(unknown)
 			name := "(none)"
 			if in.CodeMap != nil {
 				name = in.CodeMap.Name
 			}
+			var detail []string
+			if len(unknown) > 0 {
+				detail = append(detail, fmt.Sprintf("code map %s has no entry for %s", name, strings.Join(unknown, ", ")))
+			}
+			if len(wrongUnit) > 0 {
+				detail = append(detail, fmt.Sprintf("code map %s: %s", name, strings.Join(slices.Compact(wrongUnit), "; ")))
+			}
 			res.Recon = append(res.Recon, domain.ReconDraft{Item: domain.ReconItem{Kind: "lab", Reason: domain.ReasonUnmappedCode,
-				Detail: fmt.Sprintf("code map %s has no entry for %s", name, strings.Join(unknown, ", ")),
-				Key:    "codes:" + strings.Join(unknown, ",")}, Report: len(res.Reports) - 1, Study: -1})
+				Detail: strings.Join(detail, "; "),
+				Key:    "codes:" + strings.Join(codes, ",")}, Report: len(res.Reports) - 1, Study: -1})
 		}
 	}
 	return res, nil
+}
+
+// unitFits reports whether a result's value may be converted by e: its
+// unit is the one the entry converts from (compared as devices spell
+// units: case and ^ for * aside), or the device sent none, or the entry
+// names none.
+func unitFits(e *domain.CodeMapEntry, r LabResult) bool {
+	if r.Quantity == nil || e.DeviceUnit == "" || strings.TrimSpace(r.Quantity.Unit) == "" {
+		return true
+	}
+	norm := func(u string) string { return strings.ReplaceAll(strings.TrimSpace(u), "^", "*") }
+	return strings.EqualFold(norm(r.Quantity.Unit), norm(e.DeviceUnit))
 }
 
 func decided(ds []domain.ReconItem, key string) (domain.ReconItem, bool) {

@@ -184,6 +184,37 @@ func TestApplyConvertsAndSnapshotsRange(t *testing.T) {
 	}
 }
 
+// A value in another unit than the one the map converts from is not
+// converted: it waits, unattached, under unmapped_code, saying why.
+func TestBuildLabUnitMismatch(t *testing.T) {
+	cm := &domain.CodeMap{Name: "bc5380", Entries: []domain.CodeMapEntry{hgb}}
+	in := LabInput{Lookup: world(), Device: &domain.Device{ID: 7, OrganizationID: 1}, CodeMap: cm, DeviceID: 7}
+	at := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		unit   string
+		mapped bool
+	}{{"g/dL", true}, {"G/DL ", true}, {"", true}, {"mg/dL", false}, {"g/L", false}} {
+		res, err := BuildLab(context.Background(), in, []LabReport{{Keys: Keys{Barcode: "0000000018"}, Effective: at,
+			Results: []LabResult{{DeviceCode: "HGB", Quantity: &domain.Quantity{Value: 13, Unit: tc.unit}}},
+			Subject: Subject{domain.GenderMale, "1980-01-02"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := res.Reports[0].Observations[0]
+		if tc.mapped {
+			if len(res.Recon) != 0 || o.ValueQuantity.Value != 130 || o.ValueQuantity.Unit != "g/L" || o.Interpretation != domain.InterpNormal {
+				t.Errorf("unit %q: recon %+v obs %+v", tc.unit, res.Recon, o)
+			}
+			continue
+		}
+		if len(res.Recon) != 1 || res.Reports[0].Report.PatientID != 0 || o.ValueQuantity.Value != 13 || o.ValueQuantity.Unit != tc.unit ||
+			o.Interpretation != "" || res.Recon[0].Item.Reason != domain.ReasonUnmappedCode || res.Recon[0].Item.Key != "codes:HGB" ||
+			res.Recon[0].Item.Detail != "code map bc5380: HGB sent in "+tc.unit+", the map converts from g/dL" {
+			t.Errorf("unit %q: recon %+v obs %+v", tc.unit, res.Recon, o)
+		}
+	}
+}
+
 func TestBuildLab(t *testing.T) {
 	cm := &domain.CodeMap{Name: "bc5380", Entries: []domain.CodeMapEntry{hgb}}
 	dev := &domain.Device{ID: 7, OrganizationID: 1}
