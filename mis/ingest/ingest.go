@@ -269,6 +269,11 @@ func (p *Pipeline) Reprocess(ctx context.Context, orgs []int64, id int64) (*doma
 	if m.Status == domain.MessageDuplicate {
 		return nil, &store.ConflictError{Field: "status", Message: fmt.Sprintf("message %d is a resend of %d; reprocess that one", m.ID, m.DuplicateOf)}
 	}
+	if m.DuplicateOf != 0 {
+		// Processing it would attach its values beside the original's.
+		return nil, &store.ConflictError{Field: "status", Message: fmt.Sprintf(
+			"message %d reuses the key of message %d with different content; it is kept for review and not processed", m.ID, m.DuplicateOf)}
+	}
 	if m.DeviceID == 0 {
 		return nil, &store.ConflictError{Field: "device", Message: "the message's device is not registered; register it and attach the message through reconciliation"}
 	}

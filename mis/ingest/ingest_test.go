@@ -219,6 +219,18 @@ func TestResendAndConflict(t *testing.T) {
 		if counts[domain.MessageProcessed] != 1 || counts[domain.MessageDuplicate] != 2 || counts[domain.MessageQueued] != 1 {
 			t.Fatalf("statuses %v", counts)
 		}
+		// Reprocessing the conflicting resend is refused: it would attach
+		// its values beside the original's and close the conflict unseen.
+		var conflict *store.ConflictError
+		if _, err := w.p.Reprocess(w.ctx, []int64{w.org}, items[0].MessageID); !errors.As(err, &conflict) {
+			t.Fatalf("reprocess of a conflicting resend: %v", err)
+		}
+		if c := w.chart(t); len(c.Observations) != 1 {
+			t.Fatal("the conflicting resend was attached by reprocessing")
+		}
+		if items := w.open(t); len(items) != 1 || items[0].Reason != domain.ReasonDuplicateConflict {
+			t.Fatalf("after reprocess: items %+v", items)
+		}
 	})
 }
 
