@@ -31,6 +31,7 @@ func TestPatientIdentifierRules(t *testing.T) {
 		{hl7.CX{ID: "42", AssigningAuthority: hd("", "https://his.example/mrn", "URI")}, domain.Identifier{System: "https://his.example/mrn", Value: "42"}, true},
 		{hl7.CX{ID: "42", AssigningAuthority: hd("SIMULATOR MRN", "", ""), TypeCode: "MRN"}, domain.Identifier{System: "urn:medgate:hl7:authority:SIMULATOR%20MRN", Value: "42"}, true},
 		{hl7.CX{ID: "42"}, domain.Identifier{System: "urn:medgate:device:12:mr", Value: "42"}, true},
+		{hl7.CX{ID: "42", AssigningAuthority: hd("MEDGATE", "", ""), TypeCode: "PI"}, domain.Identifier{System: domain.SystemPatientID, Value: "42"}, true},
 		{hl7.CX{ID: "42", TypeCode: "PI"}, domain.Identifier{System: "urn:medgate:device:12:pi", Value: "42"}, true},
 		{hl7.CX{ID: " "}, domain.Identifier{}, false},
 	} {

@@ -59,6 +59,9 @@ func PatientIdentifier(cx hl7.CX, dev *domain.Device) (domain.Identifier, bool) 
 		return domain.Identifier{System: domain.SystemSNILS, Value: strings.NewReplacer("-", "", " ", "").Replace(value)}, true
 	case uid == "1.2.643.100.114" || oneOf(ns, "ENP", "ЕНП", "OMS", "ОМС") || oneOf(typ, "ENP", "ЕНП", "OMS", "ОМС"):
 		return domain.Identifier{System: domain.SystemENP, Value: strings.ReplaceAll(value, " ", "")}, true
+	case uid == "" && strings.EqualFold(ns, Application):
+		// medgate's own patient ID, as its outbound orders send it.
+		return domain.Identifier{System: domain.SystemPatientID, Value: value}, true
 	case uid != "":
 		return domain.Identifier{System: universalSystem(uid, a.UniversalIDType, systemHL7Authority), Value: value}, true
 	case ns != "":
@@ -197,6 +200,9 @@ func hl7Patient(pid hl7.PID, dev *domain.Device) (domain.Patient, error) {
 				return p, &domain.FieldError{Field: "enp", Message: "two different ЕНП in PID-3"}
 			}
 			p.ENP = id.Value
+		case domain.SystemPatientID:
+			// medgate's own ID finds the patient; it is not kept as an
+			// identifier the patient has elsewhere.
 		default:
 			p.Identifiers = append(p.Identifiers, id)
 		}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -63,6 +64,27 @@ func TestHL7ResultsAttach(t *testing.T) {
 		}
 		items := w.open(t)
 		if len(items) != 1 || items[0].Reason != domain.ReasonUnmappedCode {
+			t.Fatalf("queue %+v", items)
+		}
+	})
+}
+
+// Results that name the patient by the ID medgate's own orders put in PID-3
+// (id^^^MEDGATE^PI), without a sample ID, attach to that patient.
+func TestHL7ResultsByMedgatePatientID(t *testing.T) {
+	each(t, func(t *testing.T, w *world) {
+		w.hl7Device(t)
+		raw := []byte("MSH|^~\\&|BC-5380|LAB|||20261120093000||ORU^R01|MSG0002|P|2.5.1||||||UNICODE UTF-8\r" +
+			"PID|1||" + strconv.FormatInt(w.patient, 10) + "^^^MEDGATE^PI||Иванов^Пётр||19800102|M\r" +
+			"OBR|1|||CBC^Общий анализ крови|||20261120090000\r" +
+			"OBX|1|NM|HGB^Гемоглобин||141|g/L|130-170|N|||F\r")
+		if err := w.p.Handle(w.ctx, hl7Env(raw, "MSG0002")); err != nil {
+			t.Fatal(err)
+		}
+		if c := w.chart(t); len(c.Observations) != 1 || c.Observations[0].ValueQuantity.Value != 141 {
+			t.Fatalf("chart %+v", c.Observations)
+		}
+		if items := w.open(t); len(items) != 0 {
 			t.Fatalf("queue %+v", items)
 		}
 	})

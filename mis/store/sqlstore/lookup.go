@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/medgate/medgate/mis/domain"
 	"github.com/medgate/medgate/mis/store"
@@ -120,6 +122,21 @@ func (s *Store) findOrder(ctx context.Context, where string, org int64, key stri
 
 // FindPatientsByIdentifier finds patients by an identifier with its system.
 func (s *Store) FindPatientsByIdentifier(ctx context.Context, org int64, id domain.Identifier) ([]domain.Patient, error) {
+	if id.System == domain.SystemPatientID {
+		// medgate's own patient ID, as its orders and worklist hand it out.
+		n, err := strconv.ParseInt(strings.TrimSpace(id.Value), 10, 64)
+		if err != nil || n <= 0 {
+			return nil, nil
+		}
+		p, err := s.GetPatient(ctx, []int64{org}, n)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		return []domain.Patient{*p}, nil
+	}
 	list, _, err := s.SearchPatients(ctx, store.PatientQuery{Orgs: []int64{org}, Identifier: &id, Page: store.Page{Limit: 10}})
 	return list, err
 }

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/medgate/medgate/mis/domain"
@@ -381,6 +382,9 @@ func testLookups(t *testing.T, open opener) {
 			{"OtherOrganization", b.ID, domain.Identifier{System: domain.SystemSNILS, Value: snils}, ids(x.ID)},
 			{"SystemMatters", a.ID, domain.Identifier{System: SystemMedCard, Value: snils}, nil},
 			{"Unknown", a.ID, domain.Identifier{System: domain.SystemSNILS, Value: SNILS(998877665)}, nil},
+			{"MedgateID", a.ID, domain.Identifier{System: domain.SystemPatientID, Value: strconv.FormatInt(p.ID, 10)}, ids(p.ID)},
+			{"MedgateIDOtherOrganization", b.ID, domain.Identifier{System: domain.SystemPatientID, Value: strconv.FormatInt(p.ID, 10)}, nil},
+			{"MedgateIDNotANumber", a.ID, domain.Identifier{System: domain.SystemPatientID, Value: "x1"}, nil},
 		} {
 			list, err := e.s.FindPatientsByIdentifier(e.ctx, c.org, c.id)
 			if c.want == nil {
