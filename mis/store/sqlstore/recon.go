@@ -111,7 +111,8 @@ func getRecon(ctx context.Context, q querier, orgs []int64, id int64) (*domain.R
 	return &it, nil
 }
 
-// ResolveRecon attaches or rejects an item and the open items sharing its key.
+// ResolveRecon attaches or rejects an item and the open items sharing its
+// key (an unmapped-code or conflict item alone).
 func (s *Store) ResolveRecon(ctx context.Context, orgs []int64, id int64, d store.ReconDecision, audit *domain.AuditEvent) ([]domain.ReconItem, error) {
 	var done []domain.ReconItem
 	err := s.inTx(ctx, func(tx *txn) error {
@@ -128,7 +129,10 @@ func (s *Store) ResolveRecon(ctx context.Context, orgs []int64, id int64, d stor
 			}
 		}
 		items := []domain.ReconItem{*it}
-		if it.Key != "" {
+		// A key names one sample, patient or device, and a decision on it
+		// holds for every item under it — except where the key is only the
+		// codes or a message key, shared by unrelated patients and devices.
+		if it.Key != "" && it.Reason != domain.ReasonUnmappedCode && it.Reason != domain.ReasonDuplicateConflict {
 			rows, err := tx.QueryContext(ctx, `SELECT `+reconColumns+` FROM recon_items
 				WHERE org_id = $1 AND item_key = $2 AND status = $3 AND id <> $4 ORDER BY id`,
 				it.OrganizationID, it.Key, domain.ReconOpen, it.ID)

@@ -317,6 +317,25 @@ func testResolveRecon(t *testing.T, open opener) {
 		e.wantStatus(m1.ID, domain.MessageRejected)
 		e.wantStatus(m2.ID, domain.MessageRejected)
 	})
+	// Unmapped codes share a key across patients ("codes:PLT"): deciding
+	// one message's item must not decide another patient's.
+	t.Run("RejectUnmappedCodeAlone", func(t *testing.T) {
+		e := beginIngest(t, open)
+		f := newReconFixture(e)
+		m1, _, i1 := f.queue(e, f.dev, qLab(domain.ReasonUnmappedCode, "codes:PLT"))
+		m2, _, i2 := f.queue(e, f.dev, qLab(domain.ReasonUnmappedCode, "codes:PLT"))
+		d := store.ReconDecision{UserID: f.user.ID}
+		done, err := e.s.ResolveRecon(e.ctx, ids(f.a.ID), i2[0].ID, d, nil)
+		if err != nil {
+			t.Fatalf("ResolveRecon: %v", err)
+		}
+		wantDecided(e, "reject one unmapped item", ids(f.a.ID), done, ids(i2[0].ID), domain.ReconRejected, d)
+		e.wantStatus(m2.ID, domain.MessageRejected)
+		e.wantStatus(m1.ID, domain.MessageQueued)
+		if it, err := e.s.GetRecon(e.ctx, ids(f.a.ID), i1[0].ID); err != nil || it.Status != domain.ReconOpen {
+			t.Errorf("the other message's item: %+v, %v", it, err)
+		}
+	})
 	t.Run("RejectDuplicateConflict", func(t *testing.T) {
 		e := beginIngest(t, open)
 		f := newReconFixture(e)
