@@ -111,6 +111,14 @@ func hl7ResultsOf(ctx context.Context, hin HL7Input, msg *hl7.Message) (*domain.
 				lr.Results = append(lr.Results, *r)
 			}
 		}
+		// The order's own notes (NTE after OBR: "hemolysed", "fasting")
+		// follow the narrative: R4's DiagnosticReport has no note, and a
+		// doctor must see them with the results.
+		for _, n := range g.Notes {
+			if c := strings.TrimSpace(n.Comment()); c != "" {
+				narrative = append(narrative, c)
+			}
+		}
 		lr.Conclusion = strings.TrimSpace(strings.Join(narrative, "\n"))
 		if len(lr.Results) > 0 || lr.Conclusion != "" || len(lr.Attachments) > 0 {
 			reports = append(reports, lr)
@@ -158,6 +166,9 @@ func hl7Keys(g hl7.ObservationGroup, dev *domain.Device) Keys {
 	}
 	if k.Accession == "" {
 		k.Accession = g.ORC.PlacerOrderNumber().ID
+	}
+	if k.Barcode == "" {
+		k.Barcode = g.ORC.FillerOrderNumber().ID
 	}
 	k.Identifiers = pidIdentifiers(g.PID, dev)
 	if names := g.PID.Names(); len(names) > 0 {

@@ -35,3 +35,15 @@ func TestOBXFlagsAndStatus(t *testing.T) {
 		}
 	}
 }
+
+// The filler's number in ORC-3 is the sample ID when OBR-3 and SPM have
+// none (some middleware fills only the ORC).
+func TestHL7KeysFillerFromORC(t *testing.T) {
+	m, err := hl7.Parse([]byte("MSH|^~\\&|A|B|||20260101||ORU^R01|1|P|2.5.1\rORC|RE|P1|0000000018\rOBR|1\rOBX|1|NM|K||5\r"), hl7.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := hl7Keys(m.ObservationGroups()[0], nil); k.Barcode != "0000000018" || k.Accession != "P1" {
+		t.Errorf("keys %+v", k)
+	}
+}

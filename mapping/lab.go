@@ -117,7 +117,11 @@ func BuildLab(ctx context.Context, in LabInput, reports []LabReport) (*domain.In
 					Detail: m.Detail, Key: m.Key, Candidates: m.Candidates}, Report: len(res.Reports) - 1, Study: -1})
 			}
 		}
-		if len(unmapped) > 0 {
+		if len(unmapped) > 0 && lr.QC {
+			// QC never reaches a chart: its unmapped codes wait for nobody.
+			rep := report(lr, Match{})
+			res.Reports = append(res.Reports, domain.ReportSet{Report: rep, Observations: unmapped})
+		} else if len(unmapped) > 0 {
 			rep := report(lr, Match{}) // unattached until the map knows these codes
 			res.Reports = append(res.Reports, domain.ReportSet{Report: rep, Observations: unmapped})
 			var codes []string
