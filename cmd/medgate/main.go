@@ -187,7 +187,8 @@ func serve(ctx context.Context, cfg config.Config, getenv func(string) string, l
 		}
 		// The responder answers analyzers' order queries (QRY^Q02, QRY^R02) after storing them.
 		mllpServer = &mllp.Server{Handler: ingest.HL7Responder{Pipeline: pipeline, Location: time.Local}, Logger: log,
-			Name: "mllp " + mllpLn.Addr().String(),
+			Name:        "mllp " + mllpLn.Addr().String(),
+			IdleTimeout: cfg.MLLP.IdleTimeout, MaxConns: cfg.MLLP.MaxConns, MaxMessageSize: cfg.MLLP.MaxMessageSize,
 			// A device's profile may pin its acknowledgement mode.
 			AckMode: func(ctx context.Context, env *listeners.Envelope) string {
 				if dev, err := pipeline.Device(ctx, env); err == nil && dev != nil {

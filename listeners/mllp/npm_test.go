@@ -1,36 +1,20 @@
 package mllp
 
 import (
-	"bufio"
-	"bytes"
-	"context"
-	"encoding/json"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/medgate/medgate/listeners"
+	"github.com/medgate/medgate/listeners/mllp/npmtest"
 )
 
 // TestNPMClient drives the server with simple-hl7's MLLP client (npm).
 // It needs node and `npm ci --prefix listeners/mllp/testdata/npm-client`;
 // without them it skips, unless MEDGATE_REQUIRE_NPM_MLLP is set, when it
-// fails.
+// fails (see npmtest). cmd/medgate's TestNPMClientResultsAttached drives
+// medgate itself with it.
 func TestNPMClient(t *testing.T) {
-	dir := filepath.Join("testdata", "npm-client")
-	node, err := exec.LookPath("node")
-	if err == nil {
-		_, err = os.Stat(filepath.Join(dir, "node_modules", "simple-hl7", "package.json"))
-	}
-	if err != nil {
-		if os.Getenv("MEDGATE_REQUIRE_NPM_MLLP") != "" {
-			t.Fatalf("npm MLLP client required but unavailable: %v", err)
-		}
-		t.Skipf("npm MLLP client unavailable (%v); run npm ci --prefix %s", err, dir)
-	}
+	npmtest.Require(t)
 	rec := &recorder{fn: func(env *listeners.Envelope) error {
 		if env.Key == "NPM-INVALID" {
 			return &listeners.InvalidError{Stage: "map", Reason: "OBX-3 code WBC not mapped"}
@@ -39,38 +23,18 @@ func TestNPMClient(t *testing.T) {
 	}}
 	ts := startServer(t, &Server{Handler: rec})
 	_, port, _ := strings.Cut(ts.addr, ":")
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "client.js", port)
-	cmd.Dir = dir
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("node client: %v\n%s", err, stderr.String())
+	want := []npmtest.Ack{
+		{Sent: "NPM1", Code: "AA", Msa2: "NPM1", AckType: "ACK^R01"},
+		{Sent: "NPM2", Code: "AA", Msa2: "NPM2", AckType: "ACK^A01"},
+		{Sent: "NPM-INVALID", Code: "AE", Msa2: "NPM-INVALID", AckType: "ACK^R01", Err: true},
+		{Sent: "NPM3", Code: "AA", Msa2: "NPM3", AckType: "ACK^R01"},
 	}
-	type result struct {
-		Sent, Code, Msa2, AckType string
-		Err                       bool
-	}
-	want := []result{
-		{"NPM1", "AA", "NPM1", "ACK^R01", false},
-		{"NPM2", "AA", "NPM2", "ACK^A01", false},
-		{"NPM-INVALID", "AE", "NPM-INVALID", "ACK^R01", true},
-		{"NPM3", "AA", "NPM3", "ACK^R01", false},
-	}
-	var got []result
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		var r result
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			t.Fatalf("bad output line %q: %v", sc.Text(), err)
-		}
-		r.AckType = strings.TrimSuffix(r.AckType, "^ACK") // MSH-9.3 from v2.3.1
-		got = append(got, r)
+	got := npmtest.Send(t, port) // client.js's own four messages
+	for i := range got {
+		got[i].AckType = strings.TrimSuffix(got[i].AckType, "^ACK") // MSH-9.3 from v2.3.1
 	}
 	if len(got) != len(want) {
-		t.Fatalf("got %d ACKs, want %d:\n%s", len(got), len(want), out)
+		t.Fatalf("got %d ACKs, want %d: %+v", len(got), len(want), got)
 	}
 	for i := range want {
 		if got[i] != want[i] {

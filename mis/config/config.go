@@ -25,7 +25,7 @@ type Config struct {
 	// clinic network in one place.
 	Bind         string       `yaml:"bind"`
 	HTTP         HTTP         `yaml:"http"`
-	MLLP         Listener     `yaml:"mllp"`
+	MLLP         MLLP         `yaml:"mllp"`
 	DICOM        DICOM        `yaml:"dicom"`
 	ASTM         Listener     `yaml:"astm"`
 	Organization Organization `yaml:"organization"`
@@ -61,7 +61,35 @@ type HTTP struct {
 	MaxBodyBytes    int64         `yaml:"max_body_bytes"`
 }
 
-// Listener is a device listener (MLLP, ASTM) on Config.Bind.
+// MLLP is the HL7 v2 over MLLP listener on Config.Bind and its limits.
+// The limits' defaults are listeners/mllp's (DefaultIdleTimeout,
+// DefaultMaxConns, DefaultMaxSize).
+type MLLP struct {
+	Port    int  `yaml:"port"`
+	Enabled bool `yaml:"enabled"`
+	// AcceptUnknown stores messages from unregistered devices and queues
+	// them for review (never attached) instead of refusing them.
+	AcceptUnknown bool `yaml:"accept_unknown"`
+	// IdleTimeout closes a connection that sends nothing for that long.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// MaxConns limits concurrent connections; more are accepted and
+	// closed at once.
+	MaxConns int `yaml:"max_conns"`
+	// MaxMessageSize (bytes, at most MaxMLLPMessageSize) limits one
+	// frame: a larger one is answered AR, its start kept for review, and
+	// the connection closed.
+	MaxMessageSize int `yaml:"max_message_size"`
+	// TLSCert and TLSKey (PEM files) turn on TLS on the port.
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
+}
+
+// MaxMLLPMessageSize is the largest mllp.max_message_size: the HL7
+// parser's own limit (parsers/hl7.DefaultMaxSize), past which a message
+// the listener took would be stored but never read.
+const MaxMLLPMessageSize = 16 << 20
+
+// Listener is a device listener (ASTM) on Config.Bind.
 type Listener struct {
 	Port    int  `yaml:"port"`
 	Enabled bool `yaml:"enabled"`
@@ -152,7 +180,8 @@ func Default() Config {
 			ShutdownTimeout: 15 * time.Second,
 			MaxBodyBytes:    1 << 20,
 		},
-		MLLP: Listener{Port: 2575, Enabled: true},
+		MLLP: MLLP{Port: 2575, Enabled: true, IdleTimeout: 5 * time.Minute, MaxConns: 256,
+			MaxMessageSize: MaxMLLPMessageSize},
 		DICOM: DICOM{Port: 11112, Enabled: true, AETitle: "MEDGATE", MaxAssociations: 64, MaxPDULength: 131072,
 			MaxInstanceBytes: 4 << 30, QuietPeriod: 5 * time.Minute},
 		ASTM:         Listener{Port: 15200, Enabled: true},

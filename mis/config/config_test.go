@@ -10,6 +10,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/medgate/medgate/listeners/mllp"
+	"github.com/medgate/medgate/parsers/hl7"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/config/bad/*.err from the errors the code gives now")
@@ -481,4 +484,73 @@ func leafPaths(t reflect.Type, prefix string) []string {
 		}
 	}
 	return paths
+}
+
+// TestMLLPLimits: mllp.idle_timeout, mllp.max_conns and
+// mllp.max_message_size default to the MLLP server's own defaults, are read
+// from the file with their lines, and are checked strictly positive (the
+// message size at most the HL7 parser's limit), each error naming the
+// setting and its line.
+func TestMLLPLimits(t *testing.T) {
+	def := Default().MLLP
+	if def.IdleTimeout != mllp.DefaultIdleTimeout || def.MaxConns != mllp.DefaultMaxConns || def.MaxMessageSize != mllp.DefaultMaxSize {
+		t.Errorf("defaults %v, %d, %d; the MLLP server's are %v, %d, %d", def.IdleTimeout, def.MaxConns, def.MaxMessageSize,
+			mllp.DefaultIdleTimeout, mllp.DefaultMaxConns, mllp.DefaultMaxSize)
+	}
+	if MaxMLLPMessageSize != hl7.DefaultMaxSize {
+		t.Errorf("MaxMLLPMessageSize %d, the HL7 parser's limit is %d", MaxMLLPMessageSize, hl7.DefaultMaxSize)
+	}
+
+	c := Default()
+	doc := "mllp:\n  idle_timeout: 90s\n  max_conns: 8\n  max_message_size: 1048576\n"
+	if err := Decode(strings.NewReader(doc), "m.yaml", &c); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.MLLP.IdleTimeout != 90*time.Second || c.MLLP.MaxConns != 8 || c.MLLP.MaxMessageSize != 1<<20 {
+		t.Errorf("decoded %+v", c.MLLP)
+	}
+	if c.src["mllp.max_message_size"] != "m.yaml:4" {
+		t.Errorf("max_message_size came from %q", c.src["mllp.max_message_size"])
+	}
+
+	tests := []struct {
+		doc, setting, want string
+	}{
+		{"mllp:\n  idle_timeout: 0s\n", "mllp.idle_timeout", `mllp.idle_timeout must be positive, got 0s`},
+		{"mllp:\n  idle_timeout: -5m\n", "mllp.idle_timeout", `mllp.idle_timeout must be positive, got -5m0s`},
+		{"mllp:\n  idle_timeout: 300\n", "mllp.idle_timeout", `mllp.idle_timeout must be a duration such as "90s", "15m" or "12h", got 300`},
+		{"mllp:\n  max_conns: 0\n", "mllp.max_conns", `mllp.max_conns must be 1 or more, got 0`},
+		{"mllp:\n  max_conns: -1\n", "mllp.max_conns", `mllp.max_conns must be 1 or more, got -1`},
+		{"mllp:\n  max_conns: many\n", "mllp.max_conns", `mllp.max_conns must be a whole number, got "many"`},
+		{"mllp:\n  max_message_size: 0\n", "mllp.max_message_size", `mllp.max_message_size must be between 1 and 16777216 bytes (16 MiB, the most the HL7 parser reads), got 0`},
+		{"mllp:\n  max_message_size: -1024\n", "mllp.max_message_size", `mllp.max_message_size must be between 1 and 16777216 bytes (16 MiB, the most the HL7 parser reads), got -1024`},
+		{"mllp:\n  max_message_size: 16777217\n", "mllp.max_message_size", `mllp.max_message_size must be between 1 and 16777216 bytes (16 MiB, the most the HL7 parser reads), got 16777217`},
+		{"mllp:\n  max_message_size: 1MiB\n", "mllp.max_message_size", `mllp.max_message_size must be a whole number, got "1MiB"`},
+		{"mllp:\n  max_message_size: \"65536\"\n", "mllp.max_message_size", `mllp.max_message_size must be a whole number, got "65536" (write the number without quotes)`},
+		// The limits are the MLLP listener's; the ASTM listener has none.
+		{"astm:\n  max_conns: 4\n", "astm.max_conns", `unknown setting "astm.max_conns" (did you mean "mllp.max_conns"?)`},
+	}
+	for _, tt := range tests {
+		c := Default()
+		err := Decode(strings.NewReader(tt.doc), "m.yaml", &c)
+		if err == nil {
+			err = c.Validate()
+		}
+		setting := ""
+		if ce := (*Error)(nil); errors.As(err, &ce) {
+			setting = ce.Setting
+		}
+		if err == nil || err.Error() != "m.yaml:2: "+tt.want || setting != tt.setting {
+			t.Errorf("%q:\n got %v (setting %q)\nwant m.yaml:2: %s (setting %q)", tt.doc, err, setting, tt.want, tt.setting)
+		}
+	}
+	// The largest size the parser reads is accepted.
+	c = Default()
+	c.MLLP.MaxMessageSize = MaxMLLPMessageSize
+	if err := c.Validate(); err != nil {
+		t.Errorf("max_message_size %d: %v", MaxMLLPMessageSize, err)
+	}
 }

@@ -45,17 +45,17 @@ func (c *Config) Validate() error {
 		v.errorf("dicom.max_instance_bytes", "dicom.max_instance_bytes must be at least 1 MiB (1048576), got %d", c.DICOM.MaxInstanceBytes)
 	}
 	v.positive("dicom.quiet_period", c.DICOM.QuietPeriod)
-	for _, l := range []struct {
-		name string
-		l    Listener
-	}{{"mllp", c.MLLP}, {"astm", c.ASTM}} {
-		if (l.l.TLSCert == "") != (l.l.TLSKey == "") {
-			v.errorf(l.name+".tls_cert", "%s.tls_cert and %s.tls_key go together: set both or neither", l.name, l.name)
-		}
+	v.positive("mllp.idle_timeout", c.MLLP.IdleTimeout)
+	if c.MLLP.MaxConns < 1 {
+		v.errorf("mllp.max_conns", "mllp.max_conns must be 1 or more, got %d", c.MLLP.MaxConns)
 	}
-	if (c.DICOM.TLSCert == "") != (c.DICOM.TLSKey == "") {
-		v.errorf("dicom.tls_cert", "dicom.tls_cert and dicom.tls_key go together: set both or neither")
+	if c.MLLP.MaxMessageSize < 1 || c.MLLP.MaxMessageSize > MaxMLLPMessageSize {
+		v.errorf("mllp.max_message_size", "mllp.max_message_size must be between 1 and %d bytes (16 MiB, the most the HL7 parser reads), got %d",
+			MaxMLLPMessageSize, c.MLLP.MaxMessageSize)
 	}
+	v.tlsPair("mllp", c.MLLP.TLSCert, c.MLLP.TLSKey)
+	v.tlsPair("astm", c.ASTM.TLSCert, c.ASTM.TLSKey)
+	v.tlsPair("dicom", c.DICOM.TLSCert, c.DICOM.TLSKey)
 	v.port("astm.port", c.ASTM.Port)
 	v.portClash()
 	v.aeTitle()
@@ -88,6 +88,13 @@ func (v *validator) errorf(setting, format string, args ...any) {
 func (v *validator) positive(setting string, d time.Duration) {
 	if d <= 0 {
 		v.errorf(setting, "%s must be positive, got %s", setting, d)
+	}
+}
+
+// tlsPair checks that a listener's tls_cert and tls_key are set together.
+func (v *validator) tlsPair(name, cert, key string) {
+	if (cert == "") != (key == "") {
+		v.errorf(name+".tls_cert", "%s.tls_cert and %s.tls_key go together: set both or neither", name, name)
 	}
 }
 

@@ -1,14 +1,15 @@
 // Drives medgate's MLLP listener with simple-hl7's TcpClient, a third-party
-// MLLP implementation from the npm registry. Usage: node client.js PORT
-// Sends the messages below one after another on one kept-alive connection
-// and prints one JSON line per ACK: {"sent": control ID, "code": MSA-1,
+// MLLP implementation from the npm registry. Usage: node client.js PORT [-]
+// Sends the messages below, or with "-" the JSON array of message strings
+// read from stdin, one after another on one kept-alive connection and
+// prints one JSON line per ACK: {"sent": control ID, "code": MSA-1,
 // "msa2": MSA-2, "ackType": MSH-9, "err": ERR present}.
 // The messages are synthetic; they hold no real patient data.
 'use strict';
 const hl7 = require('simple-hl7');
 
 const port = Number(process.argv[2]);
-const msgs = [
+const msgs = process.argv[3] === '-' ? JSON.parse(require('fs').readFileSync(0, 'utf8')) : [
   ['NPM1', 'ORU^R01'],
   ['NPM2', 'ADT^A01'],
   ['NPM-INVALID', 'ORU^R01'],
