@@ -181,16 +181,37 @@ func (p *Pipeline) Handle(ctx context.Context, env *listeners.Envelope) error {
 		return fmt.Errorf("%w: %v", listeners.ErrUnavailable, fault)
 	}
 	if dev == nil {
-		res := &store.IngestResult{Status: domain.MessageQueued, Reason: "device not registered", Recon: []store.ReconDraft{{
-			Item: domain.ReconItem{Kind: kind(env.Protocol), Reason: domain.ReasonUnknownDevice,
-				Detail: fmt.Sprintf("%s from %s (%s)", env.Protocol, env.Peer, identity(env)), Key: "device:" + identity(env)},
-			Report: -1, Study: -1}}}
-		if err := p.Store.ApplyIngest(ctx, m.ID, res); err != nil {
+		if err := p.queueUnknown(ctx, m.ID, env); err != nil {
 			return fmt.Errorf("%w: %v", listeners.ErrUnavailable, err)
 		}
 		return nil
 	}
 	return p.process(ctx, m, dev, true)
+}
+
+// queueUnknown queues a message of an unregistered sender for review: a
+// person registers the device, then reprocesses the message.
+func (p *Pipeline) queueUnknown(ctx context.Context, id int64, env *listeners.Envelope) error {
+	return p.Store.ApplyIngest(ctx, id, &store.IngestResult{Status: domain.MessageQueued, Reason: "device not registered", Recon: []store.ReconDraft{{
+		Item: domain.ReconItem{Kind: kind(env.Protocol), Reason: domain.ReasonUnknownDevice,
+			Detail: fmt.Sprintf("%s from %s (%s)", env.Protocol, env.Peer, identity(env)), Key: "device:" + identity(env)},
+		Report: -1, Study: -1}}})
+}
+
+// adopt gives a message stored from an unregistered sender the device now
+// registered for its identity, if there is one; it returns the message as
+// it now is and its device, or a nil device.
+func (p *Pipeline) adopt(ctx context.Context, m *domain.Message) (*domain.Message, *domain.Device, error) {
+	dev, err := p.identifyAfresh(ctx, envelopeOf(m), 0)
+	if err != nil || dev == nil {
+		return m, nil, err
+	}
+	if err := p.Store.AssignMessageDevice(ctx, m.ID, dev); err != nil {
+		return m, nil, err
+	}
+	p.log().Info("message of an unregistered sender given its device", "message", m.ID, "device", dev.Name)
+	m, err = p.Store.GetMessage(ctx, nil, m.ID)
+	return m, dev, err
 }
 
 // process runs the processor and writes its result. It is the common tail
@@ -274,11 +295,15 @@ func (p *Pipeline) Reprocess(ctx context.Context, orgs []int64, id int64) (*doma
 		return nil, &store.ConflictError{Field: "status", Message: fmt.Sprintf(
 			"message %d reuses the key of message %d with different content; it is kept for review and not processed", m.ID, m.DuplicateOf)}
 	}
+	var dev *domain.Device
 	if m.DeviceID == 0 {
-		return nil, &store.ConflictError{Field: "device", Message: "the message's device is not registered; register it and attach the message through reconciliation"}
-	}
-	dev, err := p.Store.GetDevice(ctx, nil, m.DeviceID)
-	if err != nil {
+		if m, dev, err = p.adopt(ctx, m); err != nil {
+			return nil, err
+		}
+		if dev == nil {
+			return nil, &store.ConflictError{Field: "device", Message: "no registered device has the sender's identity and address; register it, then reprocess the message"}
+		}
+	} else if dev, err = p.Store.GetDevice(ctx, nil, m.DeviceID); err != nil {
 		return nil, err
 	}
 	if err := p.process(ctx, m, dev, false); err != nil {
@@ -306,11 +331,22 @@ func (p *Pipeline) Recover(ctx context.Context) (int, error) {
 			if err != nil {
 				return n, err
 			}
+			var dev *domain.Device
 			if m.DeviceID == 0 {
-				continue
-			}
-			dev, err := p.Store.GetDevice(ctx, nil, m.DeviceID)
-			if err != nil {
+				// Stopped before it was queued: the device may have been
+				// registered since; else it is queued for review now.
+				if m, dev, err = p.adopt(ctx, m); err != nil {
+					return n, err
+				}
+				if dev == nil {
+					if err := p.queueUnknown(ctx, m.ID, envelopeOf(m)); err != nil {
+						return n, err
+					}
+					n++
+					progressed = true
+					continue
+				}
+			} else if dev, err = p.Store.GetDevice(ctx, nil, m.DeviceID); err != nil {
 				return n, err
 			}
 			if err := p.process(ctx, m, dev, false); err != nil && errors.Is(err, listeners.ErrUnavailable) {
@@ -353,7 +389,7 @@ func (p *Pipeline) Device(ctx context.Context, env *listeners.Envelope) (*domain
 // HL7 sending facility, which identify the device, are only readable in
 // it.
 func (p *Pipeline) Encoding(ctx context.Context, env *listeners.Envelope) string {
-	devs, err := p.claimants(ctx, env)
+	devs, err := p.claimants(ctx, env, p.cacheTTL())
 	if err != nil || len(devs) == 0 {
 		return ""
 	}
@@ -367,12 +403,12 @@ func (p *Pipeline) Encoding(ctx context.Context, env *listeners.Envelope) string
 
 // claimants are the registered devices with the envelope's identity whose
 // address allow-list admits its peer.
-func (p *Pipeline) claimants(ctx context.Context, env *listeners.Envelope) ([]domain.Device, error) {
+func (p *Pipeline) claimants(ctx context.Context, env *listeners.Envelope, ttl time.Duration) ([]domain.Device, error) {
 	id := identity(env)
 	if id == "" {
 		return nil, nil
 	}
-	devs, err := p.devices.get(deviceKey{string(env.Protocol), id}, p.cacheTTL(), func() ([]domain.Device, error) {
+	devs, err := p.devices.get(deviceKey{string(env.Protocol), id}, ttl, func() ([]domain.Device, error) {
 		return p.Store.FindDevices(ctx, string(env.Protocol), id)
 	})
 	if err != nil {
@@ -394,7 +430,13 @@ func (p *Pipeline) claimants(ctx context.Context, env *listeners.Envelope) ([]do
 // send the same H-record sender name). Two devices claiming
 // the same identity are ambiguous and treated as unknown.
 func (p *Pipeline) identify(ctx context.Context, env *listeners.Envelope) (*domain.Device, error) {
-	devs, err := p.claimants(ctx, env)
+	return p.identifyAfresh(ctx, env, p.cacheTTL())
+}
+
+// identifyAfresh is identify with the device lookup cached for ttl (0: read
+// now, as a device registered a moment ago must be found).
+func (p *Pipeline) identifyAfresh(ctx context.Context, env *listeners.Envelope, ttl time.Duration) (*domain.Device, error) {
+	devs, err := p.claimants(ctx, env, ttl)
 	if err != nil {
 		return nil, err
 	}
@@ -468,6 +510,13 @@ func kind(p listeners.Protocol) string {
 		return "imaging"
 	}
 	return "lab"
+}
+
+// envelopeOf is the provenance of a stored message, as identify reads it.
+func envelopeOf(m *domain.Message) *listeners.Envelope {
+	return &listeners.Envelope{Protocol: listeners.Protocol(m.Protocol), Listener: m.Listener, Peer: m.Peer,
+		CallingAE: m.CallingAE, CalledAE: m.CalledAE, SendingApplication: m.SendingApplication,
+		SendingFacility: m.SendingFacility, Sender: m.Sender, Key: m.Key, Type: m.Type, Received: m.Received}
 }
 
 func messageOf(env *listeners.Envelope, dev *domain.Device, defaultOrg int64) *domain.Message {

@@ -149,6 +149,84 @@ func TestUnknownDevice(t *testing.T) {
 		if c := w.chart(t); len(c.Observations) != 0 {
 			t.Fatal("an unknown device's result was attached")
 		}
+		// A resend of the same bytes is a duplicate, not a second item.
+		if err := w.p.Handle(w.ctx, w.env("STRANGER", "1", "x|HGB|1")); err != nil {
+			t.Fatal(err)
+		}
+		ms = w.messages(t) // newest first
+		if len(ms) != 2 || ms[0].Status != domain.MessageDuplicate || ms[0].DuplicateOf != ms[1].ID || len(w.open(t)) != 1 {
+			t.Fatalf("after a resend: messages %+v items %+v", ms, w.open(t))
+		}
+		orig := ms[1]
+		// Neither attaching the item nor reprocessing helps before the
+		// device is registered.
+		var conflict *store.ConflictError
+		if _, err := w.st.ResolveRecon(w.ctx, []int64{w.org}, items[0].ID,
+			store.ReconDecision{Attach: true, PatientID: w.patient}, nil); !errors.As(err, &conflict) {
+			t.Fatalf("attach of an unknown_device item: %v", err)
+		}
+		if _, err := w.p.Reprocess(w.ctx, []int64{w.org}, orig.ID); !errors.As(err, &conflict) {
+			t.Fatalf("reprocess before the device is registered: %v", err)
+		}
+		// Registered, the device is given to the message on reprocessing,
+		// which then attaches by the sample's barcode and closes the item.
+		dev := &domain.Device{OrganizationID: w.org, Name: "stranger", Protocol: domain.ProtocolASTM, Sender: "STRANGER",
+			CodeMap: "xn", SendsResults: true, Active: true}
+		if err := w.st.CreateDevice(w.ctx, dev, nil); err != nil {
+			t.Fatal(err)
+		}
+		body := w.order.Specimens[0].Barcode + "|HGB|150"
+		w.p.AcceptUnknown = nil
+		if err := w.p.Handle(w.ctx, w.env("STRANGER", "2", body)); err != nil && !errors.Is(err, listeners.ErrUnknownDevice) {
+			t.Fatal(err)
+		}
+		m, err := w.p.Reprocess(w.ctx, []int64{w.org}, orig.ID)
+		if err != nil {
+			t.Fatalf("reprocess after registering: %v", err)
+		}
+		if m.DeviceID != dev.ID || m.Status == domain.MessageQueued && len(w.open(t)) != 1 {
+			t.Fatalf("reprocessed: %+v, items %+v", m, w.open(t))
+		}
+		for _, it := range w.open(t) {
+			if it.Reason == domain.ReasonUnknownDevice {
+				t.Errorf("the unknown_device item is still open: %+v", it)
+			}
+		}
+	})
+}
+
+// A message of an unregistered sender stored just before a crash is
+// queued for review at the next start — or processed, when its device has
+// been registered meanwhile.
+func TestRecoverUnknownDevice(t *testing.T) {
+	each(t, func(t *testing.T, w *world) {
+		for i, sender := range []string{"STRANGER", "LATECOMER"} {
+			m := &domain.Message{OrganizationID: w.org, Protocol: string(listeners.ASTM), Listener: "test", Peer: "127.0.0.1:5000",
+				Sender: sender, Key: strconv.Itoa(i), Raw: []byte(w.order.Specimens[0].Barcode + "|HGB|14" + strconv.Itoa(i)),
+				Received: time.Now(), SHA256: strconv.Itoa(i)}
+			if _, err := w.st.SaveMessage(w.ctx, m); err != nil {
+				t.Fatal(err)
+			}
+		}
+		dev := &domain.Device{OrganizationID: w.org, Name: "latecomer", Protocol: domain.ProtocolASTM, Sender: "LATECOMER",
+			CodeMap: "xn", SendsResults: true, Active: true}
+		if err := w.st.CreateDevice(w.ctx, dev, nil); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := w.p.Recover(w.ctx); err != nil || n != 2 {
+			t.Fatalf("Recover: %d, %v", n, err)
+		}
+		ms := w.messages(t) // newest first
+		if len(ms) != 2 || ms[1].Status != domain.MessageQueued || ms[1].DeviceID != 0 ||
+			ms[0].Status != domain.MessageProcessed || ms[0].DeviceID != dev.ID {
+			t.Fatalf("messages %+v", ms)
+		}
+		if items := w.open(t); len(items) != 1 || items[0].Reason != domain.ReasonUnknownDevice || items[0].MessageID != ms[1].ID {
+			t.Fatalf("items %+v", items)
+		}
+		if c := w.chart(t); len(c.Observations) != 1 || c.Observations[0].ValueQuantity.Value != 141 {
+			t.Fatalf("chart %+v", c.Observations)
+		}
 	})
 }
 

@@ -11,7 +11,8 @@ import (
 type IngestStore interface {
 	// SaveMessage stores an inbound message, raw bytes included, and
 	// returns once it is committed. A resend — same device and Key with the
-	// same bytes, or the same bytes — is stored as a row with status
+	// same bytes, or the same bytes (from an unregistered sender too) — is
+	// stored as a row with status
 	// duplicate pointing at the original, which is returned as orig. The
 	// same Key with different bytes is stored as a conflict (status queued,
 	// reason duplicate_conflict) and orig is the first message.
@@ -30,6 +31,12 @@ type IngestStore interface {
 	// ReceivedMessages lists messages stored but never processed: after a
 	// crash between storing and attaching, these are processed again.
 	ReceivedMessages(ctx context.Context, limit int) ([]int64, error)
+	// AssignMessageDevice gives a message stored from an unregistered
+	// sender the device since registered for it (and that device's
+	// organization), so that it can be processed. A message that already
+	// has a device, or whose bytes that device already sent, is a
+	// *ConflictError.
+	AssignMessageDevice(ctx context.Context, id int64, dev *domain.Device) error
 	// ApplyIngest writes what processing a message produced, in one
 	// transaction with the message's new status. Whatever an earlier run
 	// derived from the same message is replaced, so reprocessing never

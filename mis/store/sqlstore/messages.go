@@ -76,7 +76,14 @@ func (s *Store) SaveMessageWithResult(ctx context.Context, m *domain.Message, r 
 
 func (s *Store) saveMessage(ctx context.Context, tx *txn, m *domain.Message) (*domain.Message, error) {
 	var orig *domain.Message
-	if m.DeviceID != 0 {
+	if m.DeviceID == 0 {
+		// An unregistered sender's resend: the same bytes only, as its
+		// keys are nobody's yet.
+		var err error
+		if orig, err = findOriginal(ctx, tx, `device_id IS NULL AND sha256 = $1 AND is_original ORDER BY id LIMIT 1`, m.SHA256); err != nil {
+			return nil, err
+		}
+	} else {
 		// Two lookups, each served by its partial unique index; an OR of
 		// the two would scan every message of the device.
 		var err error
@@ -237,6 +244,24 @@ func queryIDs(ctx context.Context, q querier, query string, args ...any) ([]int6
 
 // ApplyIngest replaces what a message produced and sets its status, through
 // group commit.
+// AssignMessageDevice implements store.IngestStore.
+func (s *Store) AssignMessageDevice(ctx context.Context, id int64, dev *domain.Device) error {
+	return s.inTx(ctx, func(tx *txn) error {
+		res, err := tx.ExecContext(ctx, `UPDATE messages SET device_id = $1, org_id = $2, updated = $3 WHERE id = $4 AND device_id IS NULL`,
+			dev.ID, dev.OrganizationID, micros(now()), id)
+		if s.d.IsUniqueViolation(err) {
+			return &store.ConflictError{Field: "device", Message: fmt.Sprintf("device %s already has a message with the key or the bytes of message %d", dev.Name, id)}
+		}
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return &store.ConflictError{Field: "device", Message: fmt.Sprintf("message %d has a device already, or does not exist", id)}
+		}
+		return nil
+	})
+}
+
 func (s *Store) ApplyIngest(ctx context.Context, messageID int64, r *store.IngestResult) error {
 	return s.ingestTx(ctx, func(tx *txn) error { return applyIngest(ctx, tx, messageID, r) })
 }

@@ -160,8 +160,8 @@ func (s *Store) ResolveRecon(ctx context.Context, orgs []int64, id int64, d stor
 			x := &items[i]
 			x.Decided, x.DecidedBy, x.Note = t, d.UserID, d.Note
 			if d.Attach {
-				if x.Reason == domain.ReasonUnmappedCode || x.Reason == domain.ReasonDuplicateConflict {
-					continue // nothing to attach: these need a map fix or a look at the bytes
+				if x.Reason == domain.ReasonUnmappedCode || x.Reason == domain.ReasonDuplicateConflict || x.Reason == domain.ReasonUnknownDevice {
+					continue // nothing to attach: these need a map fix, a device or a look at the bytes
 				}
 				x.Status, x.PatientID, x.RequestID = domain.ReconAttached, d.PatientID, d.RequestID
 			} else {
@@ -207,6 +207,9 @@ func checkAttach(ctx context.Context, s *Store, tx *txn, it *domain.ReconItem, d
 	}
 	if it.Reason == domain.ReasonDuplicateConflict {
 		return &store.ConflictError{Field: "reason", Message: "a conflicting resend cannot be attached; compare it with the original and reject one"}
+	}
+	if it.Reason == domain.ReasonUnknownDevice {
+		return &store.ConflictError{Field: "reason", Message: fmt.Sprintf("a message of an unregistered sender cannot be attached: register the device, then reprocess message %d", it.MessageID)}
 	}
 	if d.PatientID == 0 {
 		return &domain.FieldError{Field: "patient", Message: "say which patient to attach to"}

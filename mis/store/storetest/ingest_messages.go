@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -156,28 +157,61 @@ func testSaveMessage(t *testing.T, open opener) {
 		e.saveNew(org.ID, d1.ID, "MSG00001", "5.5")
 		e.saveNew(org.ID, d2.ID, "MSG00001", "5.5") // same key and bytes from another device: its own
 	})
-	t.Run("UnknownDeviceNeverDeduplicated", func(t *testing.T) {
+	// An unregistered sender's messages are deduplicated by their bytes only:
+	// its keys (control IDs) are nobody's until the device is registered.
+	t.Run("UnknownDeviceByBytes", func(t *testing.T) {
 		e := beginIngest(t, open)
 		org := e.org("Клиника")
-		raw := hl7Bytes("MSG00001", "5.5")
+		raw := hl7Bytes("MSH00001", "5.5")
 		var got []int64
-		for _, r := range [][]byte{raw, raw, hl7Bytes("MSG00001", "6.6")} {
-			m := NewInboundMessage(org.ID, 0, domain.ProtocolHL7, "MSG00001", r)
+		for i, r := range [][]byte{raw, raw, hl7Bytes("MSH00001", "6.6")} {
+			m := NewInboundMessage(org.ID, 0, domain.ProtocolHL7, "MSH00001", r)
 			orig := e.save(m)
-			if orig != nil || m.Status != domain.MessageReceived || m.DuplicateOf != 0 {
-				t.Errorf("message of an unknown device: status %q, DuplicateOf %d, orig %s; want a new original",
-					m.Status, m.DuplicateOf, js(orig))
+			switch {
+			case i == 1 && (orig == nil || orig.ID != got[0] || m.Status != domain.MessageDuplicate || m.DuplicateOf != got[0]):
+				t.Errorf("resend of an unknown device's bytes: status %q, DuplicateOf %d, orig %s; want a duplicate of %d",
+					m.Status, m.DuplicateOf, js(orig), got[0])
+			case i != 1 && (orig != nil || m.Status != domain.MessageReceived || m.DuplicateOf != 0):
+				t.Errorf("message %d of an unknown device: status %q, DuplicateOf %d, orig %s; want a new original",
+					i+1, m.Status, m.DuplicateOf, js(orig))
 			}
 			stored := e.getMsg(nil, m.ID)
-			if stored.DeviceID != 0 || stored.Status != domain.MessageReceived {
-				t.Errorf("stored message of an unknown device: device %d, status %q", stored.DeviceID, stored.Status)
+			if stored.DeviceID != 0 {
+				t.Errorf("stored message of an unknown device: device %d", stored.DeviceID)
 			}
-			sameBytes(t, "raw bytes", r, stored.Raw)
 			got = append(got, m.ID)
 		}
 		noDuplicates(t, "message IDs", got)
 		if items := e.reconAll(store.ReconQuery{Orgs: ids(org.ID)}); len(items) != 0 {
 			t.Errorf("SaveMessage queued %d items for an unknown device's messages, want none", len(items))
+		}
+	})
+	// Once registered, the device is given to its stored messages: once,
+	// and never a second copy of bytes it already sent.
+	t.Run("AssignMessageDevice", func(t *testing.T) {
+		e := beginIngest(t, open)
+		org := e.org("Клиника")
+		other := e.org("Другая клиника")
+		raw := hl7Bytes("MSG00002", "5.5")
+		m := NewInboundMessage(org.ID, 0, domain.ProtocolHL7, "MSG00002", raw)
+		e.save(m)
+		dev := e.device(other.ID, "Sysmex XN", domain.ProtocolHL7)
+		if err := e.s.AssignMessageDevice(e.ctx, m.ID, dev); err != nil {
+			t.Fatalf("AssignMessageDevice: %v", err)
+		}
+		if got := e.getMsg(nil, m.ID); got.DeviceID != dev.ID || got.OrganizationID != other.ID || got.Status != domain.MessageReceived {
+			t.Errorf("assigned: device %d org %d status %q, want %d %d received", got.DeviceID, got.OrganizationID, got.Status, dev.ID, other.ID)
+		}
+		var conflict *store.ConflictError
+		if err := e.s.AssignMessageDevice(e.ctx, m.ID, dev); !errors.As(err, &conflict) {
+			t.Errorf("second assignment: %v, want a conflict", err)
+		}
+		// The same bytes stored again before the device was known: giving
+		// them the device would make two originals of one message.
+		again := NewInboundMessage(org.ID, 0, domain.ProtocolHL7, "MSG00002", raw)
+		e.save(again)
+		if err := e.s.AssignMessageDevice(e.ctx, again.ID, dev); !errors.As(err, &conflict) {
+			t.Errorf("assigning bytes the device already sent: %v, want a conflict", err)
 		}
 	})
 	t.Run("BinaryRaw", func(t *testing.T) {
