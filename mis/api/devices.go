@@ -2,12 +2,16 @@ package api
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/medgate/medgate/mis/auth"
+	"github.com/medgate/medgate/mis/config"
 	"github.com/medgate/medgate/mis/domain"
 	"github.com/medgate/medgate/mis/store"
 )
@@ -17,7 +21,12 @@ type Reprocessor interface {
 	Reprocess(ctx context.Context, orgs []int64, id int64) (*domain.Message, error)
 }
 
+// deviceInput is what a client may send for a device: every field GET
+// answers, so that a device read, changed and sent back keeps the rest.
+// The server-owned id, created and updated are accepted for that and
+// ignored; an id must be the one in the path.
 type deviceInput struct {
+	ID                 int64             `json:"id"`
 	Organization       int64             `json:"organization"`
 	Branch             int64             `json:"branch"`
 	Name               string            `json:"name"`
@@ -31,10 +40,15 @@ type deviceInput struct {
 	Encoding           string            `json:"encoding"`
 	CodeMap            string            `json:"codeMap"`
 	MatchingPolicy     string            `json:"matchingPolicy"`
+	AckMode            string            `json:"ackMode"`
+	Lenient            []string          `json:"lenient"`
+	OrderMessage       string            `json:"orderMessage"`
 	SendsResults       *bool             `json:"sendsResults"`
 	QueriesOrders      bool              `json:"queriesOrders"`
 	ReceivesOrders     bool              `json:"receivesOrders"`
 	Active             *bool             `json:"active"`
+	Created            *time.Time        `json:"created"`
+	Updated            *time.Time        `json:"updated"`
 }
 
 func (in *deviceInput) device() *domain.Device {
@@ -42,7 +56,8 @@ func (in *deviceInput) device() *domain.Device {
 		Protocol: in.Protocol, AETitle: strings.TrimSpace(in.AETitle), Addresses: in.Addresses,
 		SendingApplication: strings.TrimSpace(in.SendingApplication), SendingFacility: strings.TrimSpace(in.SendingFacility),
 		Sender: strings.TrimSpace(in.Sender), Transport: in.Transport, Encoding: in.Encoding, CodeMap: in.CodeMap,
-		MatchingPolicy: in.MatchingPolicy, SendsResults: in.SendsResults == nil || *in.SendsResults,
+		MatchingPolicy: in.MatchingPolicy, AckMode: in.AckMode, Lenient: in.Lenient, OrderMessage: in.OrderMessage,
+		SendsResults:  in.SendsResults == nil || *in.SendsResults,
 		QueriesOrders: in.QueriesOrders, ReceivesOrders: in.ReceivesOrders, Active: in.Active == nil || *in.Active}
 }
 
@@ -93,6 +108,10 @@ func (s *Server) createDevice(w http.ResponseWriter, r *http.Request, c *caller)
 		s.fail(w, r, err)
 		return
 	}
+	if err := checkDevice(r.Context(), s.Store, orgs, d); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	ev := c.audit(domain.ActionCreate, "device.create")
 	if err := s.Store.CreateDevice(r.Context(), d, ev); err != nil {
 		s.fail(w, r, err)
@@ -127,7 +146,21 @@ func (s *Server) updateDevice(w http.ResponseWriter, r *http.Request, c *caller)
 	}
 	d := in.device()
 	d.ID = pathID(r)
+	if in.ID != 0 && in.ID != d.ID {
+		writeError(w, invalid("id", "id is the device's id in the path, "+strconv.FormatInt(d.ID, 10)+", or left out"))
+		return
+	}
 	if err := d.Validate(); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	cur, err := s.Store.GetDevice(r.Context(), orgs, d.ID)
+	if err != nil {
+		s.notFoundOr(w, r, err, "device")
+		return
+	}
+	d.OrganizationID = cur.OrganizationID // a device stays in its organization
+	if err := checkDevice(r.Context(), s.Store, orgs, d); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -136,6 +169,231 @@ func (s *Server) updateDevice(w http.ResponseWriter, r *http.Request, c *caller)
 		return
 	}
 	writeJSON(w, http.StatusOK, d)
+}
+
+// checkDevice checks a device against the registry before it is written,
+// as Validate cannot: its branch is a branch of its organization, and no
+// other active device, in any organization, has an identity that medgate
+// could not tell from its own (domain.IdentitiesCollide). orgs are the
+// caller's organizations: a conflicting device elsewhere is not named.
+func checkDevice(ctx context.Context, st store.Store, orgs []int64, d *domain.Device) error {
+	if d.BranchID != 0 {
+		b, err := st.GetOrganization(ctx, d.BranchID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if err != nil || b.PartOf != d.OrganizationID {
+			return &domain.FieldError{Field: "branch", Message: fmt.Sprintf(
+				"%d is not a branch of the device's organization %d (a branch is an organization that is part of it)", d.BranchID, d.OrganizationID)}
+		}
+	}
+	other, err := collidingDevice(ctx, st, d, nil)
+	if err != nil || other == nil {
+		return err
+	}
+	if other.OrganizationID == d.OrganizationID && other.Name == d.Name {
+		return nil // the same device sent twice: the store refuses its name
+	}
+	who := "an active device of another organization"
+	if containsID(orgs, other.OrganizationID) {
+		who = fmt.Sprintf("device %q (id %d)", other.Name, other.ID)
+	}
+	c := describeClash(d, other, false)
+	return &store.ConflictError{Field: c.field, Message: fmt.Sprintf("%s %q is already the %s of %s%s; medgate could not tell their messages apart (give them %s or disjoint addresses, or make one inactive)",
+		c.what, c.value, c.what, who, c.also, c.change)}
+}
+
+// collidingDevice is an active device of the registry that medgate could
+// not tell from d (domain.IdentitiesCollide, the rule ingest identifies
+// devices by), or nil. d itself (by ID) and the devices replaced says are
+// about to be rewritten are left out.
+func collidingDevice(ctx context.Context, st store.Store, d *domain.Device, replaced func(id int64) bool) (*domain.Device, error) {
+	if !d.Active || d.Identity() == "" {
+		return nil, nil
+	}
+	list, err := st.FindDevices(ctx, d.Protocol, d.Identity())
+	if err != nil {
+		return nil, err
+	}
+	for i := range list {
+		o := &list[i]
+		if (d.ID != 0 && o.ID == d.ID) || (replaced != nil && replaced(o.ID)) {
+			continue
+		}
+		if domain.IdentitiesCollide(d, o) {
+			return o, nil
+		}
+	}
+	return nil, nil
+}
+
+// clash describes an identity conflict of d with another device, in the
+// API's field names or, yaml, in a device file's keys.
+type clash struct {
+	field, what, value, also, change string
+}
+
+func describeClash(d, other *domain.Device, yaml bool) clash {
+	key := func(json, yml string) string {
+		if yaml {
+			return yml
+		}
+		return json
+	}
+	c := clash{value: d.Identity()}
+	switch d.Protocol {
+	case domain.ProtocolDICOM:
+		c.field, c.what, c.change = key("aeTitle", "ae_title"), "AE title", "different AE titles"
+	case domain.ProtocolHL7:
+		c.field, c.what, c.change = key("sendingApplication", "sending_application"), "sending application",
+			"different sending facilities"
+		switch {
+		case d.SendingFacility == other.SendingFacility && d.SendingFacility != "":
+			c.also = fmt.Sprintf(" with the same sending facility %q", d.SendingFacility)
+		case d.SendingFacility != other.SendingFacility:
+			c.also = fmt.Sprintf(" and both match sending facility %q (an empty %s matches any)",
+				d.SendingFacility+other.SendingFacility, key("sendingFacility", "sending_facility"))
+		}
+	default:
+		c.field, c.what, c.change = key("sender", "sender"), "sender", "different senders, different transport lines"
+	}
+	return c
+}
+
+// devicePlan is a device that provisioning writes: a new one, or (exists)
+// the organization's device of its name, updated in place.
+type devicePlan struct {
+	d      domain.Device
+	exists bool
+}
+
+// planDevices resolves device specs (medgate.yaml's devices:, a YAML
+// import) against the registry and checks them all before anything is
+// written: each device's organization is among orgs (0: defaultOrg), it is
+// valid, its branch is named after a branch of that organization, and it
+// collides (domain.IdentitiesCollide) neither with another of the specs
+// nor with an active device of the registry, in any organization, that the
+// specs leave as it is. A spec updates its organization's device of its
+// name or creates one. Errors name the device: devices[i] and its name.
+func planDevices(ctx context.Context, st store.Store, orgs []int64, defaultOrg int64, specs []config.DeviceSpec) ([]devicePlan, error) {
+	existing := map[int64]map[string]domain.Device{}
+	var branches []domain.Organization // every organization, read once a spec names a branch
+	plans := make([]devicePlan, 0, len(specs))
+	for i, spec := range specs {
+		at := func(key string) string { return fmt.Sprintf("devices[%d].%s", i, key) }
+		d := spec.Device()
+		if d.OrganizationID == 0 {
+			d.OrganizationID = defaultOrg
+		}
+		if !containsID(orgs, d.OrganizationID) {
+			return nil, &domain.FieldError{Field: at("organization"), Message: "not an organization you manage"}
+		}
+		if err := d.Validate(); err != nil {
+			return nil, fmt.Errorf("devices[%d]: %w", i, err)
+		}
+		if spec.Branch != "" {
+			if branches == nil {
+				var err error
+				if branches, err = st.ListOrganizations(ctx); err != nil {
+					return nil, err
+				}
+			}
+			var found []int64
+			for _, b := range branches {
+				if b.PartOf == d.OrganizationID && b.Name == spec.Branch {
+					found = append(found, b.ID)
+				}
+			}
+			switch len(found) {
+			case 0:
+				return nil, &domain.FieldError{Field: at("branch"), Message: fmt.Sprintf(
+					"device %q: organization %d has no branch named %q", d.Name, d.OrganizationID, spec.Branch)}
+			case 1:
+				d.BranchID = found[0]
+			default:
+				return nil, &domain.FieldError{Field: at("branch"), Message: fmt.Sprintf(
+					"device %q: organization %d has %d branches named %q; rename all but one", d.Name, d.OrganizationID, len(found), spec.Branch)}
+			}
+		}
+		byName, ok := existing[d.OrganizationID]
+		if !ok {
+			list, err := st.ListDevices(ctx, []int64{d.OrganizationID})
+			if err != nil {
+				return nil, err
+			}
+			byName = map[string]domain.Device{}
+			for _, e := range list {
+				byName[e.Name] = e
+			}
+			existing[d.OrganizationID] = byName
+		}
+		cur, found := byName[d.Name]
+		if found {
+			d.ID = cur.ID
+		}
+		plans = append(plans, devicePlan{d: d, exists: found})
+	}
+	// The registry as the specs leave it: their devices replace those they
+	// update.
+	rewritten := map[int64]bool{}
+	for _, p := range plans {
+		if p.exists {
+			rewritten[p.d.ID] = true
+		}
+	}
+	for i := range plans {
+		d := &plans[i].d
+		for j := range i {
+			if domain.IdentitiesCollide(&plans[j].d, d) {
+				c := describeClash(d, &plans[j].d, true)
+				return nil, &store.ConflictError{Field: fmt.Sprintf("devices[%d].%s", i, c.field), Message: fmt.Sprintf(
+					"device %q: %s %q is already the %s of devices[%d] %q%s; medgate could not tell their messages apart (give them %s or disjoint addresses, or set active: false on one)",
+					d.Name, c.what, c.value, c.what, j, plans[j].d.Name, c.also, c.change)}
+			}
+		}
+		other, err := collidingDevice(ctx, st, d, func(id int64) bool { return rewritten[id] })
+		if err != nil {
+			return nil, err
+		}
+		if other != nil {
+			who := "an active device of another organization"
+			if containsID(orgs, other.OrganizationID) {
+				who = fmt.Sprintf("the registered device %q (id %d, organization %d)", other.Name, other.ID, other.OrganizationID)
+			}
+			c := describeClash(d, other, true)
+			return nil, &store.ConflictError{Field: fmt.Sprintf("devices[%d].%s", i, c.field), Message: fmt.Sprintf(
+				"device %q: %s %q is already the %s of %s%s; medgate could not tell their messages apart (give them %s or disjoint addresses, or set active: false on one)",
+				d.Name, c.what, c.value, c.what, who, c.also, c.change)}
+		}
+	}
+	return plans, nil
+}
+
+// deviceSpecs converts devices to their YAML form, each branch by its
+// name; portable leaves out the organization (0: the installation's
+// first, or the one the import names).
+func deviceSpecs(ctx context.Context, st store.Store, list []domain.Device, portable bool) ([]config.DeviceSpec, error) {
+	names := map[int64]string{}
+	specs := make([]config.DeviceSpec, len(list))
+	for i, d := range list {
+		specs[i] = config.SpecOf(d)
+		if portable {
+			specs[i].Organization = 0
+		}
+		if d.BranchID == 0 {
+			continue
+		}
+		name, ok := names[d.BranchID]
+		if !ok {
+			b, err := st.GetOrganization(ctx, d.BranchID)
+			if err != nil {
+				return nil, fmt.Errorf("device %q: branch %d: %w", d.Name, d.BranchID, err)
+			}
+			name, names[d.BranchID] = b.Name, b.Name
+		}
+		specs[i].Branch = name
+	}
+	return specs, nil
 }
 
 func (s *Server) deleteDevice(w http.ResponseWriter, r *http.Request, c *caller) {

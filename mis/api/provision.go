@@ -16,44 +16,15 @@ import (
 
 // ProvisionDevices creates or updates devices by name, in the spec's
 // organization or else defaultOrg, which must be among orgs. Every spec is
-// checked before anything is written, so a bad file changes nothing. It
-// serves the config file's devices: section and the YAML import.
+// checked before anything is written (planDevices: valid, its branch found
+// by name, no identity that ingest could not tell from another active
+// device's), so a bad file changes nothing. It serves the config file's
+// devices: section and the YAML import.
 func ProvisionDevices(ctx context.Context, st store.Store, orgs []int64, defaultOrg int64, specs []config.DeviceSpec,
 	audit func() *domain.AuditEvent) (created, updated int, err error) {
-	type plan struct {
-		d      domain.Device
-		exists bool
-	}
-	existing := map[int64]map[string]domain.Device{}
-	var plans []plan
-	for i, spec := range specs {
-		d := spec.Device()
-		if d.OrganizationID == 0 {
-			d.OrganizationID = defaultOrg
-		}
-		if !containsID(orgs, d.OrganizationID) {
-			return 0, 0, &domain.FieldError{Field: fmt.Sprintf("devices[%d].organization", i), Message: "not an organization you manage"}
-		}
-		if err := d.Validate(); err != nil {
-			return 0, 0, fmt.Errorf("devices[%d]: %w", i, err)
-		}
-		byName, ok := existing[d.OrganizationID]
-		if !ok {
-			list, err := st.ListDevices(ctx, []int64{d.OrganizationID})
-			if err != nil {
-				return 0, 0, err
-			}
-			byName = map[string]domain.Device{}
-			for _, e := range list {
-				byName[e.Name] = e
-			}
-			existing[d.OrganizationID] = byName
-		}
-		cur, found := byName[d.Name]
-		if found {
-			d.ID = cur.ID
-		}
-		plans = append(plans, plan{d: d, exists: found})
+	plans, err := planDevices(ctx, st, orgs, defaultOrg, specs)
+	if err != nil {
+		return 0, 0, err
 	}
 	for _, p := range plans {
 		d := p.d
@@ -83,12 +54,11 @@ func (s *Server) exportDevices(w http.ResponseWriter, r *http.Request, c *caller
 		s.fail(w, r, err)
 		return
 	}
-	specs := make([]config.DeviceSpec, len(list))
-	for i, d := range list {
-		specs[i] = config.SpecOf(d)
-		if len(orgs) == 1 {
-			specs[i].Organization = 0 // portable: "this installation's organization"
-		}
+	// One organization: portable, "this installation's organization".
+	specs, err := deviceSpecs(r.Context(), s.Store, list, len(orgs) == 1)
+	if err != nil {
+		s.fail(w, r, err)
+		return
 	}
 	out, err := config.EncodeDevices(specs)
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"net"
 	"reflect"
 	"slices"
 	"strconv"
@@ -74,6 +73,10 @@ type DeviceSpec struct {
 	// Organization is the owning organization's id; 0 means the first
 	// organization.
 	Organization int64 `yaml:"organization,omitempty"`
+	// Branch is the name of the branch of the organization the device
+	// works in (a branch is an organization that is part of it); empty:
+	// none. Device leaves it to the caller to find the branch by name.
+	Branch string `yaml:"branch,omitempty"`
 }
 
 // DeviceTransport is DeviceSpec's transport: {serial, baud, format} for a
@@ -94,7 +97,8 @@ type DeviceFile struct {
 
 // Device converts the spec to the domain model. Results and Active default
 // to true; OrganizationID is Organization as written (0: the caller picks
-// the first organization). ID, BranchID and the timestamps are left zero.
+// the first organization). ID, BranchID (the caller finds Branch among
+// the organization's branches) and the timestamps are left zero.
 func (d DeviceSpec) Device() domain.Device {
 	dev := domain.Device{
 		OrganizationID:     d.Organization,
@@ -126,7 +130,8 @@ func (d DeviceSpec) Device() domain.Device {
 // SpecOf converts a device to its YAML form, leaving out what is default:
 // results and active are written only when false. The device's
 // organization id is kept (set it to 0 for a file meant for another
-// installation); ID, BranchID and the timestamps are not part of the spec.
+// installation); ID and the timestamps are not part of the spec, and
+// BranchID is left for the caller to write as Branch, the branch's name.
 func SpecOf(d domain.Device) DeviceSpec {
 	s := DeviceSpec{
 		Name:               d.Name,
@@ -342,7 +347,7 @@ func (dc *deviceChecker) device(i int, s DeviceSpec) bool {
 	ok := true
 	for _, f := range []struct{ key, val string }{
 		{"name", s.Name}, {"ae_title", s.AETitle}, {"sending_application", s.SendingApplication},
-		{"sending_facility", s.SendingFacility}, {"sender", s.Sender},
+		{"sending_facility", s.SendingFacility}, {"sender", s.Sender}, {"branch", s.Branch},
 	} {
 		p := dc.path(i, f.key)
 		switch {
@@ -418,57 +423,11 @@ func snake(s string) string {
 	return b.String()
 }
 
-// sameIdentity mirrors how ingest recognises a device: protocol and
-// identity (AE title, sending application, sender), then the address
-// allow-list and, for HL7, the sending facility, where empty matches any.
-// Two active devices that one message could match are a conflict.
+// sameIdentity reports two devices that one message could be recognised
+// as (domain.IdentitiesCollide, ingest's rule): a conflict.
 func sameIdentity(a, b DeviceSpec) bool {
-	if a.Protocol != b.Protocol || !a.Device().Active || !b.Device().Active {
-		return false
-	}
-	switch a.Protocol {
-	case domain.ProtocolDICOM:
-		if a.AETitle != b.AETitle {
-			return false
-		}
-	case domain.ProtocolHL7:
-		if a.SendingApplication != b.SendingApplication ||
-			a.SendingFacility != "" && b.SendingFacility != "" && a.SendingFacility != b.SendingFacility {
-			return false
-		}
-	case domain.ProtocolASTM:
-		if a.Sender != b.Sender || linesDiffer(a.Transport, b.Transport) {
-			return false
-		}
-	default:
-		return false
-	}
-	return addressesOverlap(a.Addresses, b.Addresses)
-}
-
-// linesDiffer: two ASTM devices each on a line of its own (serial port, or
-// host and port) are told apart by it; one without a transport takes
-// messages from any line.
-func linesDiffer(a, b *DeviceTransport) bool {
-	if a == nil || b == nil {
-		return false
-	}
-	return a.Serial != b.Serial || a.Host != b.Host || a.Port != b.Port
-}
-
-// addressesOverlap: an empty allow-list allows every address.
-func addressesOverlap(a, b []string) bool {
-	if len(a) == 0 || len(b) == 0 {
-		return true
-	}
-	for _, x := range a {
-		for _, y := range b {
-			if net.ParseIP(x).Equal(net.ParseIP(y)) {
-				return true
-			}
-		}
-	}
-	return false
+	da, db := a.Device(), b.Device()
+	return domain.IdentitiesCollide(&da, &db)
 }
 
 // identityClash reports device i, which medgate could not tell from the

@@ -219,6 +219,26 @@ d.yaml:3: devices[1].sender: "S" is already the sender of devices[0] (line 2); m
 			t.Errorf("%q:\n got %v (%+v)\nwant %s", tt.in, err, specs, tt.want)
 		}
 	}
+	// A device on a TCP port of any host takes what the one on that host's
+	// port sends: ingest could not tell them apart.
+	anyHost := "devices:\n  - {name: a, protocol: astm, sender: S, transport: {host: 10.0.0.1, port: 2575}}\n" +
+		"  - {name: b, protocol: astm, sender: S, transport: {port: 2575}}\n"
+	if _, err := DecodeDevices([]byte(anyHost), "d.yaml"); err == nil || !strings.Contains(err.Error(), `d.yaml:3: devices[1].sender: "S" is already the sender of devices[0] (line 2)`) {
+		t.Errorf("one port, any host: %v", err)
+	}
+	// Told apart: by host, by disjoint addresses, by the TCP client's address.
+	for _, ok := range []string{
+		"devices:\n  - {name: a, protocol: astm, sender: S, transport: {host: 10.0.0.1, port: 2575}}\n" +
+			"  - {name: b, protocol: astm, sender: S, transport: {host: 10.0.0.2, port: 2575}}\n",
+		"devices:\n  - {name: a, protocol: hl7, sending_application: A, addresses: [10.0.0.1]}\n" +
+			"  - {name: b, protocol: hl7, sending_application: A, addresses: [10.0.0.2]}\n",
+		"devices:\n  - {name: a, protocol: astm, sender: S, transport: {host: 10.0.0.1, port: 2575}}\n" +
+			"  - {name: b, protocol: astm, sender: S, addresses: [10.0.0.2]}\n",
+	} {
+		if specs, err := DecodeDevices([]byte(ok), "d.yaml"); err != nil || len(specs) != 2 {
+			t.Errorf("%q: %v, %+v", ok, err, specs)
+		}
+	}
 	// One model on two serial lines: told apart by the line.
 	twoLines := "devices:\n  - {name: a, protocol: astm, sender: S, transport: {serial: /dev/ttyUSB0, baud: 9600}}\n" +
 		"  - {name: b, protocol: astm, sender: S, transport: {serial: /dev/ttyUSB1, baud: 9600}}\n"
@@ -241,7 +261,7 @@ func TestDeviceErrorsNameTheKey(t *testing.T) {
 		keys[k] = true
 		keys[strings.Split(k, ".")[0]] = true
 	}
-	notInSpec := []string{"id", "branch", "created", "updated"}
+	notInSpec := []string{"id", "created", "updated"}
 	for _, f := range reflect.VisibleFields(reflect.TypeFor[domain.Device]()) {
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
 		if slices.Contains(notInSpec, name) {
@@ -562,5 +582,37 @@ func TestDecodeReplacesDevices(t *testing.T) {
 	c.Devices = []DeviceSpec{{Name: "x", Protocol: "dicom"}}
 	if err := c.Validate(); err == nil || err.Error() != "devices[0].ae_title: a DICOM device needs its calling AE title (1 to 16 ASCII characters, no backslash)" {
 		t.Errorf("Validate = %v", err)
+	}
+}
+
+// TestDeviceBranch: a device's branch is kept in the file by its name,
+// written after the organization, and read as strictly as the other text.
+func TestDeviceBranch(t *testing.T) {
+	in := "devices:\n  - name: bc-5380\n    protocol: hl7\n    sending_application: BC-5380\n    organization: 2\n    branch: Филиал «Тверская»\n"
+	specs, err := DecodeDevices([]byte(in), "d.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(specs) != 1 || specs[0].Branch != "Филиал «Тверская»" || specs[0].Organization != 2 {
+		t.Fatalf("decoded %+v", specs)
+	}
+	if d := specs[0].Device(); d.BranchID != 0 || d.OrganizationID != 2 {
+		t.Errorf("Device() = %+v: the branch is found by the caller", d)
+	}
+	out, err := EncodeDevices(specs)
+	if err != nil || string(out) != in {
+		t.Errorf("EncodeDevices = %v\n%s\nwant\n%s", err, out, in)
+	}
+	for _, tt := range []struct{ in, want string }{
+		{"devices:\n  - {name: a, protocol: astm, sender: S, branch: \" Филиал\"}\n",
+			`d.yaml:2: devices[0].branch must not start or end with a space, got " Филиал"`},
+		{"devices:\n  - {name: a, protocol: astm, sender: S, branch: \"a\\nb\"}\n",
+			`d.yaml:2: devices[0].branch must be one line of text without control characters, got "a\nb"`},
+		{"devices:\n  - {name: a, protocol: astm, sender: S, branch: [a]}\n",
+			`d.yaml:2: devices[0].branch takes a single value, not a list`},
+	} {
+		if _, err := DecodeDevices([]byte(tt.in), "d.yaml"); err == nil || err.Error() != tt.want {
+			t.Errorf("%q:\n got %v\nwant %s", tt.in, err, tt.want)
+		}
 	}
 }
