@@ -13,7 +13,8 @@ import (
 
 // HL7Options are the parser options for a device: its configured charset
 // when MSH-18 is empty, the clinic's time zone for timestamps sent without
-// an offset, and tolerance for units such as 10^9/L sent unescaped.
+// an offset, and tolerance for units such as 10^9/L sent unescaped (unless
+// the device is set to strict-delimiters).
 func HL7Options(dev *domain.Device, loc *time.Location) hl7.Options {
 	opts := hl7.Options{Location: loc}
 	opts.Lenient.UnescapedDelimiters = true
@@ -31,6 +32,8 @@ func HL7Options(dev *domain.Device, loc *time.Location) hl7.Options {
 				opts.Lenient.SniffUTF8 = true
 			case "unknown-charset":
 				opts.Lenient.UnknownCharset = true
+			case "strict-delimiters":
+				opts.Lenient.UnescapedDelimiters = false
 			}
 		}
 	}

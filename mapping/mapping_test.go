@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/medgate/medgate/mis/domain"
+	"github.com/medgate/medgate/parsers/hl7"
 )
 
 // fakeLookup is an in-memory Lookup for the matching rules.
@@ -270,8 +271,23 @@ func TestHL7OptionsFromDeviceProfile(t *testing.T) {
 		!o.Lenient.UnknownCharset || !o.Lenient.UnescapedDelimiters {
 		t.Errorf("options %+v", o)
 	}
-	if o := HL7Options(&domain.Device{}, nil); o.Lenient.GluedSegments || o.Lenient.SniffUTF8 {
-		t.Errorf("a device without a profile got tolerances: %+v", o.Lenient)
+	if o := HL7Options(&domain.Device{}, nil); o.Lenient.GluedSegments || o.Lenient.SniffUTF8 || !o.Lenient.UnescapedDelimiters {
+		t.Errorf("a device without a profile: %+v", o.Lenient)
+	}
+	// A sender that escapes its delimiters: OBX-6 10^9/L is a code and its
+	// text, as HL7 says, not one unit.
+	oru := []byte("MSH|^~\\&|LIS|LAB|||20261120||ORU^R01|S1|P|2.5.1\rOBR|1\rOBX|1|NM|WBC||5|10^9/L\r")
+	for _, tc := range []struct {
+		lenient []string
+		unit    string
+	}{{nil, "10^9/L"}, {[]string{"strict-delimiters"}, "10"}} {
+		m, err := ParseHL7(oru, &domain.Device{Lenient: tc.lenient}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := (hl7.OBX{Segment: m.Segment("OBX")}).Units().Code; got != tc.unit {
+			t.Errorf("lenient %v: unit %q, want %q", tc.lenient, got, tc.unit)
+		}
 	}
 	// A gateway that glued the segments after MSH into one line: readable
 	// only with the switch.

@@ -70,11 +70,13 @@ const (
 	AckEnhanced = "enhanced"
 )
 
-// HL7Lenient are the parser tolerances a device profile may switch on:
-// segments glued into one line by a gateway, MSH-18 to be ignored in
-// favour of the device's encoding, UTF-8 sent under another MSH-18, an
-// MSH-18 value nobody knows.
-var HL7Lenient = []string{"glued-segments", "ignore-msh18", "sniff-utf8", "unknown-charset"}
+// HL7Lenient are the parser switches a device profile may set: segments
+// glued into one line by a gateway, MSH-18 to be ignored in favour of the
+// device's encoding, UTF-8 sent under another MSH-18, an MSH-18 value
+// nobody knows; and strict-delimiters, which turns off the one tolerance
+// every device has by default, units such as 10^9/L sent with the
+// component separator unescaped, for a sender that escapes its delimiters.
+var HL7Lenient = []string{"glued-segments", "ignore-msh18", "sniff-utf8", "unknown-charset", "strict-delimiters"}
 
 // Matching policies: how far matching may go for a device's results.
 const (
