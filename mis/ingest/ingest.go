@@ -259,22 +259,45 @@ func (p *Pipeline) run(ctx context.Context, m *domain.Message, dev *domain.Devic
 			return nil, err
 		}
 	}
+	rejected := map[string]bool{}
 	if m.Attempts > 0 { // a message processed before may carry people's decisions
-		decided, _, err := p.Store.ListRecon(ctx, store.ReconQuery{Orgs: []int64{m.OrganizationID}, MessageID: m.ID,
-			Status: domain.ReconAttached, Page: store.Page{Limit: 500}})
+		items, _, err := p.Store.ListRecon(ctx, store.ReconQuery{Orgs: []int64{m.OrganizationID}, MessageID: m.ID,
+			Status: "all", Page: store.Page{Limit: 500}})
 		if err != nil {
 			return nil, err
 		}
-		in.Decisions = decided
+		for _, it := range items {
+			switch it.Status {
+			case domain.ReconAttached:
+				in.Decisions = append(in.Decisions, it)
+			case domain.ReconRejected:
+				rejected[it.Reason+"|"+it.Key] = true
+			}
+		}
 	}
 	res, err := proc.Process(ctx, in)
 	if err != nil {
 		return nil, err
 	}
+	// What a person rejected stays rejected: reprocessing (after a code-map
+	// fix, say) does not queue it again.
+	keep, dropped := res.Recon[:0], 0
+	for _, d := range res.Recon {
+		if rejected[d.Item.Reason+"|"+d.Item.Key] {
+			dropped++
+			continue
+		}
+		keep = append(keep, d)
+	}
+	res.Recon = keep
 	if res.Status == "" {
-		res.Status = domain.MessageProcessed
-		if len(res.Recon) > 0 {
+		switch {
+		case len(res.Recon) > 0:
 			res.Status = domain.MessageQueued
+		case dropped > 0 && len(in.Decisions) == 0:
+			res.Status, res.Reason = domain.MessageRejected, "rejected in reconciliation"
+		default:
+			res.Status = domain.MessageProcessed
 		}
 	}
 	return res, nil

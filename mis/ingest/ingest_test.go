@@ -333,6 +333,30 @@ func TestMalformedKeptWithReason(t *testing.T) {
 	})
 }
 
+// Reprocessing keeps what a person rejected rejected: the item is not
+// queued again, and the message stays rejected.
+func TestReprocessKeepsRejection(t *testing.T) {
+	each(t, func(t *testing.T, w *world) {
+		if err := w.p.Handle(w.ctx, w.env("XN-550", "1", "9999999999|HGB|150")); err != nil {
+			t.Fatal(err)
+		}
+		items := w.open(t)
+		if len(items) != 1 {
+			t.Fatalf("items %+v", items)
+		}
+		if _, err := w.st.ResolveRecon(w.ctx, []int64{w.org}, items[0].ID, store.ReconDecision{Note: "контрольный материал"}, nil); err != nil {
+			t.Fatal(err)
+		}
+		m, err := w.p.Reprocess(w.ctx, []int64{w.org}, items[0].MessageID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if open := w.open(t); len(open) != 0 || m.Status != domain.MessageRejected {
+			t.Fatalf("after reprocessing: status %q, open items %+v", m.Status, open)
+		}
+	})
+}
+
 func TestNoOrderThenAttach(t *testing.T) {
 	each(t, func(t *testing.T, w *world) {
 		for i, v := range []string{"150", "155"} {
