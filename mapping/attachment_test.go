@@ -29,7 +29,7 @@ func oruWithED(ed string) []byte {
 
 func mapED(t *testing.T, raw []byte, max int64) (*domain.IngestResult, error) {
 	t.Helper()
-	dev := &domain.Device{ID: 7, OrganizationID: 1, Name: "lis", Protocol: domain.ProtocolHL7}
+	dev := &domain.Device{ID: 7, OrganizationID: 1, Name: "lis", Protocol: domain.ProtocolHL7, SendsResults: true}
 	msg, err := ParseHL7(raw, dev, time.UTC)
 	if err != nil {
 		t.Fatalf("parse: %v", err)

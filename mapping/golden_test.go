@@ -96,7 +96,7 @@ func goldenMap(t *testing.T, dir string, raw []byte) []byte {
 			t.Fatalf("options.json: %v", err)
 		}
 	}
-	dev := &domain.Device{ID: 7, OrganizationID: 1, Name: "golden-lis", Protocol: domain.ProtocolHL7, Encoding: prof.DefaultCharset,
+	dev := &domain.Device{ID: 7, OrganizationID: 1, Name: "golden-lis", Protocol: domain.ProtocolHL7, Encoding: prof.DefaultCharset, SendsResults: true,
 		CodeMap: goldenCodeMap.Name}
 	opts := HL7Options(dev, time.UTC)
 	lenient := prof.Lenient

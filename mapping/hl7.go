@@ -72,6 +72,10 @@ func HL7Results(ctx context.Context, in LabInput, raw []byte, loc *time.Location
 // hl7ResultsOf maps a parsed ORU^R01 or OUL^R22 (see HL7Results).
 func hl7ResultsOf(ctx context.Context, hin HL7Input, msg *hl7.Message) (*domain.IngestResult, error) {
 	in := hin.LabInput
+	if in.Device != nil && !in.Device.SendsResults {
+		return nil, &listeners.InvalidError{Stage: "map", Unsupported: true,
+			Reason: fmt.Sprintf("results (%s) are not taken from this device: it is not set to send results", msgType(msg))}
+	}
 	msh := msg.MSH()
 	qc := strings.HasPrefix(strings.ToUpper(msh.ProcessingID()), "Q")
 	sent, _ := msh.DateTime()

@@ -1,9 +1,14 @@
 package mapping
 
 import (
+	"context"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/medgate/medgate/listeners"
+	"github.com/medgate/medgate/mis/domain"
 	"github.com/medgate/medgate/parsers/hl7"
 )
 
@@ -45,5 +50,20 @@ func TestHL7KeysFillerFromORC(t *testing.T) {
 	}
 	if k := hl7Keys(m.ObservationGroups()[0], nil); k.Barcode != "0000000018" || k.Accession != "P1" {
 		t.Errorf("keys %+v", k)
+	}
+}
+
+// Results from a device not set to send results are refused (AR), as
+// order queries are from one not set to query.
+func TestResultsOnlyFromDevicesThatSendThem(t *testing.T) {
+	dev := &domain.Device{ID: 7, OrganizationID: 1, Name: "his", Protocol: domain.ProtocolHL7}
+	msg, err := ParseHL7(oruWithED("^Application^PDF^Base64^"), dev, time.UTC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = HL7Inbound(context.Background(), HL7Input{LabInput: LabInput{Lookup: newGoldenWorld(), Device: dev, DeviceID: dev.ID}}, msg)
+	var inv *listeners.InvalidError
+	if !errors.As(err, &inv) || !inv.Unsupported || !strings.Contains(inv.Reason, "not set to send results") {
+		t.Fatalf("got %v", err)
 	}
 }

@@ -51,7 +51,7 @@ type modalityReport struct {
 // instances, and a viewer's findscu -S (study root) finds it.
 func TestModalityAgainstMedgate(t *testing.T) {
 	findscu := dcmtkTool(t, "findscu")
-	httpAddr, dicomAddr := startMedgateDICOM(t, "devices:\n  - name: ct-1\n    protocol: dicom\n    ae_title: CT1\n")
+	httpAddr, dicomAddr := startMedgateDICOM(t, "devices:\n  - name: ct-1\n    protocol: dicom\n    ae_title: CT1\n    query: true\n")
 	base := "http://" + httpAddr + "/api/v1"
 	code, login := api(t, "POST", base+"/login", "", map[string]string{"login": "admin", "password": "correct-horse-42"})
 	if code != 200 {

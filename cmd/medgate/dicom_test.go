@@ -25,7 +25,7 @@ func TestDICOMWithDcmtk(t *testing.T) {
 	findscu, storescu, echoscu := dcmtk(t, "findscu"), dcmtk(t, "storescu"), dcmtk(t, "echoscu")
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "medgate.yaml")
-	doc := "devices:\n  - name: cbct-1\n    protocol: dicom\n    ae_title: CBCT1\n    encoding: iso-ir-144\n"
+	doc := "devices:\n  - name: cbct-1\n    protocol: dicom\n    ae_title: CBCT1\n    encoding: iso-ir-144\n    query: true\n"
 	if err := os.WriteFile(cfg, []byte(doc), 0o600); err != nil {
 		t.Fatal(err)
 	}

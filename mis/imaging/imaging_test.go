@@ -35,8 +35,9 @@ func setup(t *testing.T, st store.Store) *fixture {
 	}
 	f := &fixture{ctx: ctx, st: st, org: org.ID}
 	for _, d := range []*domain.Device{
-		{OrganizationID: org.ID, Name: "cbct", Protocol: domain.ProtocolDICOM, AETitle: "CBCT1", Encoding: "iso-ir-192", Active: true},
-		{OrganizationID: org.ID, Name: "pano", Protocol: domain.ProtocolDICOM, AETitle: "PANO", Encoding: "ascii", Active: true},
+		{OrganizationID: org.ID, Name: "cbct", Protocol: domain.ProtocolDICOM, AETitle: "CBCT1", Encoding: "iso-ir-192", QueriesOrders: true, Active: true},
+		{OrganizationID: org.ID, Name: "pano", Protocol: domain.ProtocolDICOM, AETitle: "PANO", Encoding: "ascii", QueriesOrders: true, Active: true},
+		{OrganizationID: org.ID, Name: "storage-only", Protocol: domain.ProtocolDICOM, AETitle: "STOREONLY", Active: true},
 	} {
 		if err := st.CreateDevice(ctx, d, nil); err != nil {
 			t.Fatal(err)
@@ -143,6 +144,10 @@ func TestWorklist(t *testing.T) {
 		got, err := find(t, w, f.ctx, "CBCT1", query(t, all, spsAll))
 		if err != nil || len(got) != 2 {
 			t.Fatalf("universal query: %d items, %v", len(got), err)
+		}
+		// A device not set to query orders (it only stores) sees none.
+		if none, err := find(t, w, f.ctx, "STOREONLY", query(t, all, spsAll)); err != nil || len(none) != 0 {
+			t.Errorf("device without query: %d items, %v", len(none), err)
 		}
 		if n := text(t, got[0], dcm.TagPatientName); n != "Щукина^Ольга^Юрьевна" {
 			t.Errorf("patient name %q", n)

@@ -25,8 +25,8 @@ type DeviceFunc func(ctx context.Context, callingAE, peer string) (*domain.Devic
 
 // Worklist answers Modality Worklist C-FIND from medgate's active imaging
 // orders, scoped to the calling device's organization. A device nobody
-// registered (admitted only when the listener accepts unknown devices)
-// sees an empty worklist.
+// registered (admitted only when the listener accepts unknown devices), or
+// one not set to query orders, sees an empty worklist.
 type Worklist struct {
 	Store  store.ImagingStore
 	Device DeviceFunc
@@ -41,6 +41,10 @@ func (w *Worklist) Find(ctx context.Context, req *dul.FindRequest, emit func([]b
 	q, dev, err := prepare(ctx, req, w.Device, w.loc())
 	if err != nil || dev == nil {
 		return err
+	}
+	if !dev.QueriesOrders {
+		w.log().Info("worklist query from a device not set to query orders; answered empty", "device", dev.Name)
+		return nil
 	}
 	sq := store.WorklistQuery{Orgs: []int64{dev.OrganizationID}, Limit: 500}
 	if k := q.Key(dcm.TagAccessionNumber); k != nil && k.Kind == dcm.SingleValue {

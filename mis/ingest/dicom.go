@@ -36,6 +36,10 @@ type DICOM struct {
 // Process indexes one instance.
 func (d DICOM) Process(ctx context.Context, in Input) (*domain.IngestResult, error) {
 	m, dev := in.Message, in.Device
+	if !dev.SendsResults {
+		return nil, &listeners.InvalidError{Stage: "map", Unsupported: true,
+			Reason: fmt.Sprintf("images are not taken from device %s: it is not set to send results", dev.Name)}
+	}
 	if m.Blob == "" {
 		return nil, &listeners.InvalidError{Stage: "parse", Reason: "the instance's bytes are not in the blob store"}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -126,6 +127,37 @@ func (d *dicomWorld) study(t *testing.T, uid string) *domain.ImagingStudy {
 
 // The scanner sends the study the worklist gave it: each instance attaches
 // to the order and the patient; a resend keeps one copy.
+// Images from a device not set to send results (one that only reads its
+// worklist) are refused, kept as stored with the reason, never attached.
+func TestDICOMOnlyFromDevicesThatSendResults(t *testing.T) {
+	each(t, func(t *testing.T, w *world) {
+		d := newDICOMWorld(t, w)
+		devs, err := w.st.ListDevices(w.ctx, []int64{w.org})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, dev := range devs {
+			if dev.AETitle == scannerAE {
+				dev.SendsResults = false
+				if err := w.st.UpdateDevice(w.ctx, []int64{w.org}, &dev, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		err = w.p.Handle(w.ctx, d.file(t, instance{study: "2.25.77", series: "2.25.77.1", sop: "2.25.77.1.1", number: 1}, nil))
+		var inv *listeners.InvalidError
+		if !errors.As(err, &inv) || !inv.Unsupported || !strings.Contains(inv.Reason, "not set to send results") {
+			t.Fatalf("got %v", err)
+		}
+		if ms := w.messages(t); len(ms) != 1 || ms[0].Status != domain.MessageError {
+			t.Fatalf("messages %+v", ms)
+		}
+		if c := w.chart(t); len(c.Studies) != 0 {
+			t.Fatalf("studies %+v", c.Studies)
+		}
+	})
+}
+
 func TestDICOMAttachesByStudyUID(t *testing.T) {
 	each(t, func(t *testing.T, w *world) {
 		d := newDICOMWorld(t, w)
