@@ -229,6 +229,13 @@ func serve(ctx context.Context, cfg config.Config, getenv func(string) string, l
 	// MLLP), sent by one instance per database.
 	sender := &outbound.Sender{Store: st, Logger: log, Location: time.Local}
 	g.Go(func() error { return store.RunLeased(gctx, st, "outbound", 10*time.Second, log, sender.Run) })
+	// Messages a fault left stored but unprocessed are tried again, by one
+	// instance per database.
+	g.Go(func() error {
+		return store.RunLeased(gctx, st, "retry", 10*time.Second, log, func(ctx context.Context) error {
+			return pipeline.Retry(ctx, 30*time.Second, 2*time.Minute)
+		})
+	})
 	g.Go(func() error {
 		if err := httpServer.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http: %w", err)

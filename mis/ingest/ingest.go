@@ -342,7 +342,37 @@ func (p *Pipeline) Reprocess(ctx context.Context, orgs []int64, id int64) (*doma
 // process stopped between the two steps. Run it at start-up, before the
 // listeners open.
 func (p *Pipeline) Recover(ctx context.Context) (int, error) {
+	return p.recoverReceived(ctx, 0)
+}
+
+// Retry processes again, every interval until ctx ends, messages a fault
+// (the database briefly unavailable, a full disk) left stored but not
+// processed for longer than minAge — younger ones may still be in a
+// listener's hands. Without it they would wait for a resend or a restart.
+func (p *Pipeline) Retry(ctx context.Context, every, minAge time.Duration) error {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		n, err := p.recoverReceived(ctx, minAge)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			p.log().Warn("retrying stored messages failed; trying again later", "processed", n, "err", err)
+		case n > 0:
+			p.log().Info("processed messages a fault had left stored", "count", n)
+		}
+	}
+}
+
+// recoverReceived processes the messages stored but not processed whose
+// last change is older than minAge (0: all).
+func (p *Pipeline) recoverReceived(ctx context.Context, minAge time.Duration) (int, error) {
 	n := 0
+	seen := map[int64]bool{}
 	for {
 		ids, err := p.Store.ReceivedMessages(ctx, 100)
 		if err != nil || len(ids) == 0 {
@@ -350,9 +380,16 @@ func (p *Pipeline) Recover(ctx context.Context) (int, error) {
 		}
 		progressed := false
 		for _, id := range ids {
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
 			m, err := p.Store.GetMessage(ctx, nil, id)
 			if err != nil {
 				return n, err
+			}
+			if minAge > 0 && time.Since(m.Updated) < minAge {
+				continue
 			}
 			var dev *domain.Device
 			if m.DeviceID == 0 {

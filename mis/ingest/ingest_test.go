@@ -506,3 +506,35 @@ func TestConcurrentProducers(t *testing.T) {
 }
 
 func setupB(b *testing.B, open func(testing.TB) store.Store) *world { return setup(b, open(b)) }
+
+// A message a fault left stored but unprocessed is processed by Retry once
+// it is older than minAge; a younger one (maybe still in a listener's
+// hands) is left alone.
+func TestRetryStalled(t *testing.T) {
+	each(t, func(t *testing.T, w *world) {
+		m := &domain.Message{OrganizationID: w.org, DeviceID: w.dev.ID, Protocol: string(listeners.ASTM), Listener: "test",
+			Peer: "127.0.0.1:5000", Sender: "XN-550", Key: "stalled", Raw: []byte(w.order.Specimens[0].Barcode + "|HGB|150"),
+			Received: time.Now(), SHA256: "stalled"}
+		if _, err := w.st.SaveMessage(w.ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		retry := func(minAge time.Duration) {
+			ctx, cancel := context.WithTimeout(w.ctx, 300*time.Millisecond)
+			defer cancel()
+			if err := w.p.Retry(ctx, 20*time.Millisecond, minAge); err != nil {
+				t.Fatal(err)
+			}
+		}
+		retry(time.Hour)
+		if ms := w.messages(t); len(ms) != 1 || ms[0].Status != domain.MessageReceived {
+			t.Fatalf("a young message was taken: %+v", ms)
+		}
+		retry(time.Millisecond)
+		if ms := w.messages(t); len(ms) != 1 || ms[0].Status != domain.MessageProcessed {
+			t.Fatalf("after Retry: %+v", ms)
+		}
+		if c := w.chart(t); len(c.Observations) != 1 || c.Observations[0].ValueQuantity.Value != 150 {
+			t.Fatalf("chart %+v", c.Observations)
+		}
+	})
+}
