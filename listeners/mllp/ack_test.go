@@ -17,34 +17,41 @@ func failBAD(env *listeners.Envelope) error {
 	return nil
 }
 
-// In enhanced mode a commit ACK that MSH-15 does not ask for leaves the
-// answer to MSH-16: NE/AL is original mode said explicitly (HL7 v2.5
-// 2.9.3, table 0155), so the application ACK (AA/AE/AR) is sent. Each
-// message gets at most one answer; the marker after each shows which.
+// Enhanced mode (HL7 v2 2.9.3): the commit ACK answers MSH-15 and speaks
+// only to safe storage — a message kept with a content error is committed
+// (CA); then, once committed, the application ACK answers MSH-16 (NE/AL is
+// original mode said explicitly, table 0155). The marker after each
+// message shows that nothing more was sent.
 func TestEnhancedApplicationAck(t *testing.T) {
 	ts := startServer(t, &Server{Handler: &recorder{fn: failBAD}})
 	cl := ts.dial(t)
 	for _, c := range []struct {
-		ctl, extra, want string
+		ctl, extra string
+		want       []string
 	}{
-		{"S1", "|||NE|AL", "AA"},
-		{"BAD1", "|||NE|AL", "AE"},
-		{"S2", "|||NE|SU", "AA"},
-		{"BAD2", "|||NE|ER", "AE"},
-		{"S3", "|||ER|AL", "AA"},   // no commit ACK on success; the application ACK is due
-		{"BAD3", "|||SU|AL", "AE"}, // no commit ACK on error; the application ACK is due
-		{"S4", "|||NE|ER", ""},
-		{"BAD4", "|||NE|SU", ""},
-		{"S5", "|||NE|NE", ""},
-		{"S6", "|||NE|", ""},
-		{"S7", "|||AL|AL", "CA"}, // the commit ACK; the application ACK is not sent
+		{"S1", "|||NE|AL", []string{"AA"}},
+		{"BAD1", "|||NE|AL", []string{"AE"}},
+		{"S2", "|||NE|SU", []string{"AA"}},
+		{"BAD2", "|||NE|ER", []string{"AE"}},
+		{"S3", "|||ER|AL", []string{"AA"}},         // committed: no commit ACK on ER; the application ACK is due
+		{"BAD3", "|||SU|AL", []string{"CA", "AE"}}, // committed despite the content error, then its AE
+		{"BAD5", "|||AL|ER", []string{"CA", "AE"}},
+		{"S4", "|||NE|ER", nil},
+		{"BAD4", "|||NE|SU", nil},
+		{"S5", "|||NE|NE", nil},
+		{"S6", "|||NE|", nil},
+		{"S7", "|||AL|AL", []string{"CA", "AA"}},
+		{"S8", "|||AL|NE", []string{"CA"}},
 	} {
 		cl.write(frame(hl7msg(c.ctl, "ORU^R01", c.extra)))
 		cl.write(frame(hl7msg("MARK", "ORU^R01", "")))
-		if c.want != "" {
-			if code, ctl := msa(cl.ack()); code != c.want || ctl != c.ctl {
-				t.Errorf("%s%s: got %s for %q, want %s", c.ctl, c.extra, code, ctl, c.want)
-				continue
+		for _, want := range c.want {
+			ack := cl.ack()
+			if code, ctl := msa(ack); code != want || ctl != c.ctl {
+				t.Errorf("%s%s: got %s for %q, want %s", c.ctl, c.extra, code, ctl, want)
+			}
+			if want == "CA" && ack.Segment("ERR") != nil {
+				t.Errorf("%s%s: a commit accept with an ERR", c.ctl, c.extra)
 			}
 		}
 		if code, ctl := msa(cl.ack()); code != "AA" || ctl != "MARK" {
@@ -64,7 +71,7 @@ func TestAckModePinnedEnhancedAlwaysAnswers(t *testing.T) {
 	for _, c := range []struct{ ctl, extra, want string }{
 		{"P1", "|||NE|NE", "CA"},
 		{"P2", "|||ER|NE", "CA"},
-		{"BAD", "|||SU|NE", "CE"},
+		{"BAD", "|||SU|NE", "CA"}, // kept with its content error: committed
 		{"P3", "", "CA"},
 	} {
 		cl.write(frame(hl7msg(c.ctl, "ORU^R01", c.extra)))

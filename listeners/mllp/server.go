@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/medgate/medgate/listeners"
@@ -351,8 +352,20 @@ func (s *Server) handleMessage(ctx context.Context, frame []byte, received time.
 		errs = append(errs, hl7.AckError{Code: 207, Severity: "E", Text: text})
 	}
 
-	code = s.answerCode(ctx, msh, env, code, herr != nil)
-	if code == "" {
+	// The commit outcome (enhanced mode) speaks only to safe storage: a
+	// message kept with a content error is committed (CA), its error
+	// going in the application ACK.
+	commit := "CA"
+	switch {
+	case herr == nil:
+	case inv != nil && !inv.Unsupported:
+	case inv != nil || errors.Is(herr, listeners.ErrUnknownDevice):
+		commit = "CR"
+	default:
+		commit = "CE"
+	}
+	codes := s.answerCodes(ctx, msh, env, code, commit)
+	if len(codes) == 0 {
 		log.Info("message handled; no ACK (MSH-15/16)", "result", class, "accept_ack", msh.AcceptAckType(),
 			"app_ack", msh.AppAckType(), "took", time.Since(start))
 		return nil
@@ -361,8 +374,16 @@ func (s *Server) handleMessage(ctx context.Context, frame []byte, received time.
 	if herr != nil {
 		lvl = slog.LevelWarn
 	}
-	log.Log(ctx, lvl, "message handled", "result", class, "ack", code, "took", time.Since(start))
-	return [][]byte{s.ack(req, code, text, errs...)}
+	log.Log(ctx, lvl, "message handled", "result", class, "ack", strings.Join(codes, "+"), "took", time.Since(start))
+	out := make([][]byte, 0, len(codes))
+	for _, c := range codes {
+		if c == "CA" {
+			out = append(out, s.ack(req, c, ""))
+		} else {
+			out = append(out, s.ack(req, c, text, errs...))
+		}
+	}
+	return out
 }
 
 // readHeader reads a message's MSH — again in the sending device's
@@ -406,38 +427,39 @@ func envelopeOf(req *hl7.Message, frame []byte, name, peer string, received time
 	}
 }
 
-// answerCode returns the MSA-1 of the acknowledgment a message gets, given
-// its application acknowledgment code (AA, AE, AR), or "" when none is due
-// (HL7 v2 2.9, table 0155):
-//
-//   - original mode (MSH-15 none of AL, NE, ER, SU): the application ACK;
-//   - enhanced mode: the commit ACK (CA, CE, CR) when MSH-15 asks for it,
-//     else the application ACK when MSH-16 asks for it (NE/AL is original
-//     mode said explicitly), else none;
-//   - a device pinned "original" always gets the application ACK, one
-//     pinned "enhanced" always the commit ACK, whatever MSH-15/16 say.
-func (s *Server) answerCode(ctx context.Context, msh hl7.MSH, env *listeners.Envelope, code string, failed bool) string {
+// answerCodes are the ACKs due for a message whose application outcome is
+// app (AA, AE, AR) and commit outcome commit (CA, CE, CR). Original mode
+// (MSH-15 empty or unknown, or a device pinned "original"): the
+// application ACK. Enhanced mode (HL7 v2 2.9.3): the commit ACK when MSH-15
+// asks for it (always for a device pinned "enhanced"), then, once the
+// message is committed, the application ACK when MSH-16 asks for it (never
+// for a pinned device, which is pinned for misusing these fields); both on
+// the connection, in that order.
+func (s *Server) answerCodes(ctx context.Context, msh hl7.MSH, env *listeners.Envelope, app, commit string) []string {
 	pinned := ""
 	if s.AckMode != nil {
 		pinned = s.AckMode(ctx, env)
 	}
-	due := func(cond string) bool {
+	due := func(cond string, failed bool) bool {
 		return cond == "AL" || (cond == "ER" && failed) || (cond == "SU" && !failed)
 	}
 	accept := msh.AcceptAckType()
 	switch {
 	case pinned == "original":
-		return code
+		return []string{app}
 	case pinned == "enhanced":
-		return "C" + code[1:]
+		return []string{commit}
 	case accept != "AL" && accept != "NE" && accept != "ER" && accept != "SU":
-		return code
-	case due(accept):
-		return "C" + code[1:]
-	case due(msh.AppAckType()):
-		return code
+		return []string{app}
 	}
-	return ""
+	var codes []string
+	if due(accept, commit != "CA") {
+		codes = append(codes, commit)
+	}
+	if commit == "CA" && due(msh.AppAckType(), app != "AA") {
+		codes = append(codes, app)
+	}
+	return codes
 }
 
 // controlID is MSH-10 whole, escapes decoded: a separator the sender left
@@ -472,9 +494,11 @@ func (s *Server) refuseTooLarge(ctx context.Context, tl *TooLargeError, name, pe
 	}
 	code := "AR"
 	if req != nil {
-		if code = s.answerCode(ctx, req.MSH(), env, code, true); code == "" {
+		codes := s.answerCodes(ctx, req.MSH(), env, code, "CR") // not committed: only its start is kept
+		if len(codes) == 0 {
 			return nil
 		}
+		code = codes[0]
 	}
 	return s.ack(req, code, text, refusal)
 }

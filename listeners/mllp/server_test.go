@@ -186,7 +186,8 @@ func TestAckErrors(t *testing.T) {
 		{"CHR", "", "AE", "102", "not UTF-8"},
 		{"OK", "", "AA", "", ""},
 		{"ENH", "|||AL|NE", "CA", "", ""},
-		{"INV", "|||AL|NE", "CE", "207", "OBX-3"},
+		{"INV", "|||AL|NE", "CA", "", ""}, // kept with its error: committed; MSH-16 NE wants no AE
+		{"UNA", "|||AL|NE", "CE", "207", "retry later"},
 		{"UNK", "|||AL|NE", "CR", "207", "not recognized"},
 	}
 	for _, c := range cases {
@@ -235,8 +236,8 @@ func TestEnhancedModeSuppressed(t *testing.T) {
 		t.Errorf("got %s %s, want CA C", code, ctl)
 	}
 	cl.write(frame(hl7msg("BAD", "ORU^R01", "|||ER|NE")))
-	if code, ctl := msa(cl.ack()); code != "CR" || ctl != "BAD" {
-		t.Errorf("got %s %s, want CR BAD", code, ctl)
+	if code, ctl := msa(cl.ack()); code != "CE" || ctl != "BAD" {
+		t.Errorf("got %s %s, want CE BAD (not stored: a commit error)", code, ctl)
 	}
 }
 

@@ -30,7 +30,8 @@ type VariantInfo struct {
 	Name        Variant
 	Description string
 	// Expect is the MSA-1 the receiver answers in original mode; in
-	// enhanced mode (MSH-15 AL) the commit code (A→C) is expected.
+	// enhanced mode (MSH-15 AL, MSH-16 NE) the commit ACK answers storage
+	// alone: CA for a message kept (AA and AE alike), CR for one refused.
 	Expect string
 	// EmptyMSA2: the receiver cannot know MSH-10, so MSA-2 is empty and
 	// that is what is checked.
