@@ -155,6 +155,20 @@ func FuzzParseBatch(f *testing.F) {
 				exercise(t, m, opts, true)
 			}
 		}
+		// SplitMessages hands the listener pieces of the frame, in order,
+		// none empty, one per message ParseBatch finds when it finds several.
+		parts := SplitMessages(data)
+		rest := data
+		for _, p := range parts {
+			i := bytes.Index(rest, p)
+			if (len(p) == 0 && len(parts) > 1) || i < 0 {
+				t.Fatalf("SplitMessages piece %q not in order in the input", p)
+			}
+			rest = rest[i+len(p):]
+		}
+		if len(parts) > 1 && msgs != nil && len(parts) != len(msgs) {
+			t.Fatalf("SplitMessages finds %d messages, ParseBatch %d", len(parts), len(msgs))
+		}
 		if b, berr := SplitBatch(data, opts); berr == nil {
 			if msgs != nil && len(b.Messages) != len(msgs) {
 				t.Fatalf("SplitBatch finds %d messages, ParseBatch %d", len(b.Messages), len(msgs))
