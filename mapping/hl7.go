@@ -83,6 +83,7 @@ func hl7ResultsOf(ctx context.Context, hin HL7Input, msg *hl7.Message) (*domain.
 	var skipped []string // attachments that could not be kept
 	for gi, g := range msg.ObservationGroups() {
 		lr := LabReport{QC: qc, Keys: hl7Keys(g, in.Device), Subject: hl7Subject(g.PID)}
+		lr.QC = lr.QC || QCSample(in.Device, lr.Keys.Barcode)
 		svc := g.OBR.UniversalServiceID()
 		lr.Code = domain.Coding{System: domain.SystemDevice, Code: svc.Code, Display: svc.Text}
 		lr.Status = reportStatus(g.OBR.ResultStatus())

@@ -67,3 +67,30 @@ func TestResultsOnlyFromDevicesThatSendThem(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// A device's own QC mark (a sample-ID prefix) makes its results QC as
+// MSH-11 = Q does: stored, never attached, nothing queued.
+func TestQCByDevicePrefix(t *testing.T) {
+	dev := &domain.Device{ID: 7, OrganizationID: 1, Name: "bc", Protocol: domain.ProtocolHL7, SendsResults: true, QCPrefix: "QC"}
+	for _, tc := range []struct {
+		sample string
+		qc     bool
+	}{{"QC-L1-2611", true}, {"0000000018", false}} {
+		raw := []byte("MSH|^~\\&|BC|LAB|||20261120||ORU^R01|Q1|P|2.5.1\rPID|1||42^^^^MR\rOBR|1||" + tc.sample +
+			"|CBC\rOBX|1|NM|HGB||141|g/L|||||F\r")
+		msg, err := ParseHL7(raw, dev, time.UTC)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := HL7Inbound(context.Background(), HL7Input{LabInput: LabInput{Lookup: newGoldenWorld(), Device: dev, DeviceID: dev.ID}}, msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := len(res.Recon) == 0 && res.Reports[0].Report.PatientID == 0; got != tc.qc && tc.qc {
+			t.Errorf("sample %s: recon %+v", tc.sample, res.Recon)
+		}
+		if !tc.qc && len(res.Recon) == 0 {
+			t.Errorf("sample %s: a patient sample was taken for QC", tc.sample)
+		}
+	}
+}

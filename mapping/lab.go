@@ -163,6 +163,12 @@ func unitFits(e *domain.CodeMapEntry, r LabResult) bool {
 	return strings.EqualFold(norm(r.Quantity.Unit), norm(e.DeviceUnit))
 }
 
+// QCSample reports whether a sample ID is one of the device's quality-
+// control runs (its QCPrefix).
+func QCSample(dev *domain.Device, sampleID string) bool {
+	return dev != nil && dev.QCPrefix != "" && strings.HasPrefix(sampleID, dev.QCPrefix)
+}
+
 func decided(ds []domain.ReconItem, key string) (domain.ReconItem, bool) {
 	for _, d := range ds {
 		if key != "" && d.Key == key && d.Status == domain.ReconAttached && d.PatientID != 0 {

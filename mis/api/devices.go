@@ -43,6 +43,7 @@ type deviceInput struct {
 	AckMode            string            `json:"ackMode"`
 	Lenient            []string          `json:"lenient"`
 	OrderMessage       string            `json:"orderMessage"`
+	QCPrefix           string            `json:"qcPrefix"`
 	SendsResults       *bool             `json:"sendsResults"`
 	QueriesOrders      bool              `json:"queriesOrders"`
 	ReceivesOrders     bool              `json:"receivesOrders"`
@@ -56,7 +57,7 @@ func (in *deviceInput) device() *domain.Device {
 		Protocol: in.Protocol, AETitle: strings.TrimSpace(in.AETitle), Addresses: in.Addresses,
 		SendingApplication: strings.TrimSpace(in.SendingApplication), SendingFacility: strings.TrimSpace(in.SendingFacility),
 		Sender: strings.TrimSpace(in.Sender), Transport: in.Transport, Encoding: in.Encoding, CodeMap: in.CodeMap,
-		MatchingPolicy: in.MatchingPolicy, AckMode: in.AckMode, Lenient: in.Lenient, OrderMessage: in.OrderMessage,
+		MatchingPolicy: in.MatchingPolicy, AckMode: in.AckMode, Lenient: in.Lenient, OrderMessage: in.OrderMessage, QCPrefix: in.QCPrefix,
 		SendsResults:  in.SendsResults == nil || *in.SendsResults,
 		QueriesOrders: in.QueriesOrders, ReceivesOrders: in.ReceivesOrders, Active: in.Active == nil || *in.Active}
 }

@@ -61,6 +61,9 @@ type DeviceSpec struct {
 	// OrderMessage is what medgate sends an HL7 device that receives
 	// orders: ORM^O01 (the default) or OML^O21.
 	OrderMessage string `yaml:"order_message,omitempty"`
+	// QCPrefix marks the device's quality-control runs by their sample
+	// IDs' start.
+	QCPrefix string `yaml:"qc_prefix,omitempty"`
 	// Results says the device sends results; absent means true.
 	Results *bool `yaml:"results,omitempty"`
 	// Query says the device asks medgate for orders (worklist, host query).
@@ -115,6 +118,7 @@ func (d DeviceSpec) Device() domain.Device {
 		AckMode:            d.AckMode,
 		Lenient:            slices.Clone(d.Lenient),
 		OrderMessage:       d.OrderMessage,
+		QCPrefix:           d.QCPrefix,
 		SendsResults:       d.Results == nil || *d.Results,
 		QueriesOrders:      d.Query,
 		ReceivesOrders:     d.Orders,
@@ -145,6 +149,7 @@ func SpecOf(d domain.Device) DeviceSpec {
 		Matching:           d.MatchingPolicy,
 		AckMode:            d.AckMode,
 		OrderMessage:       d.OrderMessage,
+		QCPrefix:           d.QCPrefix,
 		Query:              d.QueriesOrders,
 		Orders:             d.ReceivesOrders,
 		Organization:       d.OrganizationID,

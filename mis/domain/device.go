@@ -35,7 +35,11 @@ type Device struct {
 	Lenient []string `json:"lenient,omitempty"`
 	// OrderMessage is the HL7 message medgate sends a device that
 	// receives orders: "ORM^O01" (also when empty) or "OML^O21".
-	OrderMessage   string    `json:"orderMessage,omitempty"`
+	OrderMessage string `json:"orderMessage,omitempty"`
+	// QCPrefix marks the device's own quality-control runs: results whose
+	// sample ID starts with it are stored as QC, never put in a chart
+	// (besides HL7 MSH-11 = Q, which marks QC for every device).
+	QCPrefix       string    `json:"qcPrefix,omitempty"`
 	SendsResults   bool      `json:"sendsResults"`
 	QueriesOrders  bool      `json:"queriesOrders"`
 	ReceivesOrders bool      `json:"receivesOrders"`
@@ -148,6 +152,9 @@ func (d *Device) Validate() error {
 		if t.Format != "" && !serialFormat.MatchString(t.Format) {
 			return &FieldError{Field: "transport.format", Message: "format is data bits, parity, stop bits, e.g. 8N1 or 7E1"}
 		}
+	}
+	if len(d.QCPrefix) > 32 || strings.TrimSpace(d.QCPrefix) != d.QCPrefix {
+		return &FieldError{Field: "qcPrefix", Message: "qcPrefix is at most 32 characters, without leading or trailing spaces"}
 	}
 	return nil
 }

@@ -13,7 +13,7 @@ import (
 
 const deviceColumns = `id, org_id, branch_id, name, protocol, ae_title, addresses, sending_application, sending_facility,
 	sender, transport, encoding, code_map, matching_policy, sends_results, queries_orders, receives_orders, active, created, updated,
-	ack_mode, lenient, order_message`
+	ack_mode, lenient, order_message, qc_prefix`
 
 func deviceArgs(d *domain.Device) []any {
 	addrs, _ := json.Marshal(d.Addresses)
@@ -24,7 +24,7 @@ func deviceArgs(d *domain.Device) []any {
 	}
 	return []any{d.OrganizationID, nullID(d.BranchID), d.Name, d.Protocol, d.AETitle, string(addrs), d.SendingApplication,
 		d.SendingFacility, d.Sender, transport, d.Encoding, d.CodeMap, d.MatchingPolicy, d.SendsResults, d.QueriesOrders,
-		d.ReceivesOrders, d.Active, micros(d.Created), micros(d.Updated), d.AckMode, lenientJSON(d.Lenient), d.OrderMessage}
+		d.ReceivesOrders, d.Active, micros(d.Created), micros(d.Updated), d.AckMode, lenientJSON(d.Lenient), d.OrderMessage, d.QCPrefix}
 }
 
 func lenientJSON(l []string) string {
@@ -42,7 +42,7 @@ func scanDevice(row interface{ Scan(...any) error }) (domain.Device, error) {
 	var created, updated int64
 	err := row.Scan(&d.ID, &d.OrganizationID, &branch, &d.Name, &d.Protocol, &d.AETitle, &addrs, &d.SendingApplication,
 		&d.SendingFacility, &d.Sender, &transport, &d.Encoding, &d.CodeMap, &d.MatchingPolicy, &d.SendsResults,
-		&d.QueriesOrders, &d.ReceivesOrders, &d.Active, &created, &updated, &d.AckMode, &lenient, &d.OrderMessage)
+		&d.QueriesOrders, &d.ReceivesOrders, &d.Active, &created, &updated, &d.AckMode, &lenient, &d.OrderMessage, &d.QCPrefix)
 	if err != nil {
 		return d, err
 	}
@@ -63,8 +63,8 @@ func (s *Store) CreateDevice(ctx context.Context, d *domain.Device, audit *domai
 	return s.inTx(ctx, func(tx *txn) error {
 		err := tx.QueryRowContext(ctx, `INSERT INTO devices (org_id, branch_id, name, protocol, ae_title, addresses,
 			sending_application, sending_facility, sender, transport, encoding, code_map, matching_policy, sends_results,
-			queries_orders, receives_orders, active, created, updated, ack_mode, lenient, order_message)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) RETURNING id`,
+			queries_orders, receives_orders, active, created, updated, ack_mode, lenient, order_message, qc_prefix)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23) RETURNING id`,
 			deviceArgs(d)...).Scan(&d.ID)
 		if s.d.IsUniqueViolation(err) {
 			return &store.ConflictError{Field: "name", Message: fmt.Sprintf("a device named %q exists", d.Name)}
@@ -88,7 +88,7 @@ func (s *Store) UpdateDevice(ctx context.Context, orgs []int64, d *domain.Device
 		_, err = tx.ExecContext(ctx, `UPDATE devices SET branch_id = $1, name = $2, protocol = $3, ae_title = $4, addresses = $5,
 			sending_application = $6, sending_facility = $7, sender = $8, transport = $9, encoding = $10, code_map = $11,
 			matching_policy = $12, sends_results = $13, queries_orders = $14, receives_orders = $15, active = $16,
-			created = $17, updated = $18, ack_mode = $19, lenient = $20, order_message = $21 WHERE id = $22`, args...)
+			created = $17, updated = $18, ack_mode = $19, lenient = $20, order_message = $21, qc_prefix = $22 WHERE id = $23`, args...)
 		if s.d.IsUniqueViolation(err) {
 			return &store.ConflictError{Field: "name", Message: fmt.Sprintf("a device named %q exists", d.Name)}
 		}

@@ -20,7 +20,7 @@ func fullDevices(org, branch int64) []*domain.Device {
 			SendingFacility: "LAB", Addresses: []string{"10.0.5.40", "fe80::1"},
 			Transport: &domain.Transport{Host: "10.0.5.40", Port: 2575}, Encoding: "utf-8", CodeMap: "sysmex",
 			MatchingPolicy: domain.MatchStrict, SendsResults: true, ReceivesOrders: true, Active: true,
-			AckMode: domain.AckOriginal, Lenient: []string{"glued-segments", "sniff-utf8"}},
+			AckMode: domain.AckOriginal, Lenient: []string{"glued-segments", "sniff-utf8"}, QCPrefix: "QC"},
 		{OrganizationID: org, BranchID: branch, Name: "КЛКТ Planmeca", Protocol: domain.ProtocolDICOM, AETitle: "CBCT_PLANMECA",
 			Addresses: []string{"10.0.5.21"}, Encoding: "iso-ir-192", SendsResults: true, Active: true},
 	}
