@@ -56,17 +56,23 @@ func Range(e *domain.CodeMapEntry, s Subject, t time.Time) *domain.RangeRule {
 // Apply makes an observation's code, value, unit, range snapshot and
 // interpretation from a code-map entry. A numeric value is converted to the
 // entry's unit; the device's own flag wins over the range's verdict.
+//
+// The entry's own code leads. Its LOINC code travels beside it in
+// o.LOINC (FHIR's second coding of Observation.code), or is the code
+// itself when the entry has no other; an entry coded in LOINC needs none
+// beside.
 func Apply(o *domain.Observation, e *domain.CodeMapEntry, s Subject, deviceFlag string) {
 	system := e.System
 	if system == "" {
 		system = domain.SystemLocalCode
 	}
 	o.Code = domain.Coding{System: system, Code: e.Code, Display: e.Display}
+	o.LOINC = ""
 	if e.LOINC != "" && system != domain.SystemLOINC {
-		// The clinic's own code leads; LOINC travels in the note-free
-		// display-preserving way FHIR allows: as the code when no local one.
 		if e.Code == "" {
 			o.Code = domain.Coding{System: domain.SystemLOINC, Code: e.LOINC, Display: e.Display}
+		} else {
+			o.LOINC = e.LOINC
 		}
 	}
 	if q := o.ValueQuantity; q != nil {

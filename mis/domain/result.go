@@ -59,6 +59,11 @@ func ValidInterpretation(s string) bool {
 }
 
 // Observation is one result value. Exactly one of the value fields is set.
+//
+// LOINC is the LOINC code of the test when Code is the clinic's own (a
+// code-map entry with both code and loinc): FHIR shows it as the second
+// coding of Observation.code, and code searches find it like the first.
+// It is empty when Code is itself LOINC or no LOINC code is known.
 type Observation struct {
 	ID             int64           `json:"id"`
 	OrganizationID int64           `json:"organization"`
@@ -69,6 +74,7 @@ type Observation struct {
 	DeviceID       int64           `json:"device,omitempty"`
 	MessageID      int64           `json:"message,omitempty"` // inbound envelope it came from
 	Code           Coding          `json:"code"`
+	LOINC          string          `json:"loinc,omitempty"`
 	Status         string          `json:"status"` // preliminary | final | corrected | cancelled | entered-in-error
 	ValueQuantity  *Quantity       `json:"valueQuantity,omitempty"`
 	ValueString    string          `json:"valueString,omitempty"`

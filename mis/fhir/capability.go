@@ -14,7 +14,7 @@ import (
 )
 
 // published is when this CapabilityStatement was last changed.
-var published = time.Date(2025, 11, 22, 0, 0, 0, 0, time.UTC)
+var published = time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC)
 
 var paramTypes = map[paramKind]cpb.SearchParamTypeCode_Value{
 	kindToken: cpb.SearchParamTypeCode_TOKEN, kindReference: cpb.SearchParamTypeCode_REFERENCE,
@@ -59,7 +59,9 @@ func (s *Server) capabilityStatement(base string) *cspb.CapabilityStatement {
 		Documentation: fmarkdown("Searches page with `_count` (default " + strconv.Itoa(s.DefaultCount) + ", at most " + strconv.Itoa(s.MaxCount) +
 			") and follow the `next` link; `_total=none` skips counting. Unknown parameters are ignored and listed in an " +
 			"OperationOutcome entry, or refused with 400 under `Prefer: handling=strict`. Dates without a time zone are " +
-			"read in the server's zone. Results waiting in reconciliation (not attached to a patient) are not shown."),
+			"read in the server's zone. Date parameters take the prefixes eq, ne, lt, gt, le, ge, sa, eb and ap; ap " +
+			"(approximately) matches the value's own range widened on each side by a tenth of the time between now and " +
+			"that range (birth dates to whole days). Results waiting in reconciliation (not attached to a patient) are not shown."),
 		Security: &cspb.CapabilityStatement_Rest_Security{
 			Cors: &dt.Boolean{Value: false},
 			Description: fmarkdown("Send `Authorization: Bearer <token>` with a token from `POST /api/v1/login`. " +

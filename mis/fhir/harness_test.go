@@ -45,18 +45,19 @@ type env struct {
 	users                          map[string]*domain.User
 }
 
-// eachStore runs fn on every dialect, each on a fresh environment.
-func eachStore(t *testing.T, fn func(t *testing.T, e *env)) {
+// eachStore runs fn on every dialect, each on a fresh environment; opts
+// set up the FHIR server (a clock, say) before it serves.
+func eachStore(t *testing.T, fn func(t *testing.T, e *env), opts ...func(*fhir.Server)) {
 	t.Helper()
 	for _, d := range dialects {
 		t.Run(d.Name, func(t *testing.T) {
 			t.Parallel()
-			fn(t, newEnv(t, d.Open(t)))
+			fn(t, newEnv(t, d.Open(t), opts...))
 		})
 	}
 }
 
-func newEnv(t *testing.T, st store.Store) *env {
+func newEnv(t *testing.T, st store.Store, opts ...func(*fhir.Server)) *env {
 	t.Helper()
 	ctx := context.Background()
 	f, err := storetest.SeedSearch(ctx, st)
@@ -66,6 +67,9 @@ func newEnv(t *testing.T, st store.Store) *env {
 	h := auth.NewHasher(auth.Params{Memory: 64, Time: 1, Threads: 1}, 2)
 	a := &api.Server{Store: st, Hasher: h}
 	fs := &fhir.Server{Store: st, Authenticate: a.Authenticate, Location: storetest.MSK}
+	for _, o := range opts {
+		o(fs)
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/api/", a.Handler())
 	mux.Handle(fhir.Prefix+"/", fs.Handler())

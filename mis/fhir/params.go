@@ -119,6 +119,7 @@ func (q *query) control() error {
 	}
 	if v, ok := q.one("_cursor"); ok {
 		q.cursor = v
+		q.self.Set("_cursor", v) // the self link is the page it is on
 	}
 	for _, v := range q.values["_include"] {
 		if v == "" {
@@ -388,13 +389,17 @@ func (q *query) dates(name string, dayOnly bool) ([]store.DateParam, error) {
 	return out, nil
 }
 
+// datePrefixes are the prefixes a date value may carry: the store's, and
+// ap, which the API turns into an eq range (see approximately).
+var datePrefixes = append(slices.Clone(store.DatePrefixes), "ap")
+
 func (q *query) parseDate(raw string, dayOnly bool) (store.DateParam, error) {
 	v := raw
 	prefix := "eq"
 	if len(v) >= 2 && v[0] >= 'a' && v[0] <= 'z' {
 		prefix = v[:2]
-		if !slices.Contains(store.DatePrefixes, prefix) {
-			return store.DateParam{}, fmt.Errorf("unknown prefix %q (use one of %s)", prefix, strings.Join(store.DatePrefixes, ", "))
+		if !slices.Contains(datePrefixes, prefix) {
+			return store.DateParam{}, fmt.Errorf("unknown prefix %q (use one of %s)", prefix, strings.Join(datePrefixes, ", "))
 		}
 		v = v[2:]
 	}
@@ -462,7 +467,43 @@ func (q *query) parseDate(raw string, dayOnly bool) (store.DateParam, error) {
 		}
 		end = start.Add(unit)
 	}
+	if prefix == "ap" {
+		start, end = q.approximately(start, end, dayOnly)
+		prefix = "eq"
+	}
 	return store.DateParam{Prefix: prefix, Start: start, End: end}, nil
+}
+
+// approximately is the range an ap (approximately) date value searches.
+// FHIR R4 recommends 10% of the gap between now and the date
+// (search.html#prefix); here the gap runs from now to the nearer end of
+// the value's own range [start, end), and the range grows by a tenth of
+// it on each side. Now within the range leaves it as it is, so an
+// imprecise date (ap2025-03) is at least its own range. Birth dates, kept
+// as days, widen to whole days (in UTC, as dayOnly values are read).
+func (q *query) approximately(start, end time.Time, dayOnly bool) (time.Time, time.Time) {
+	now := time.Now()
+	if q.s.Now != nil {
+		now = q.s.Now()
+	}
+	var gap time.Duration
+	switch {
+	case now.Before(start):
+		gap = start.Sub(now)
+	case !now.Before(end):
+		gap = now.Sub(end)
+	}
+	start, end = start.Add(-gap/10), end.Add(gap/10)
+	if dayOnly {
+		day := func(t time.Time) time.Time {
+			t = t.UTC()
+			return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+		}
+		if start = day(start); day(end).Before(end) {
+			end = day(end).AddDate(0, 0, 1)
+		}
+	}
+	return start, end
 }
 
 // str reads a string parameter given once.

@@ -359,6 +359,11 @@ func (s *Server) observationResource(o *domain.Observation) *obspb.Observation {
 		Code:     domainConcept(o.Code),
 		Subject:  ref("Patient", o.PatientID),
 	}
+	if o.LOINC != "" && (o.Code.System != domain.SystemLOINC || o.Code.Code != o.LOINC) {
+		// The same test in LOINC, beside the clinic's own code. No display:
+		// the entry's is the clinic's name for the test, not LOINC's.
+		out.Code.Coding = append(out.Code.Coding, coding(domain.SystemLOINC, o.LOINC, ""))
+	}
 	if o.RequestID != 0 {
 		out.BasedOn = []*dt.Reference{ref("ServiceRequest", o.RequestID)}
 	}

@@ -61,6 +61,8 @@ func TestResourcesValidateAgainstR4Schema(t *testing.T) {
 	for i, o := range append(f.LabObs, f.PetrovaObs...) {
 		save("Observation-"+id(int64(i)), e.get("/fhir/r4/Observation/"+id(o.ID), e.doctor), 200)
 	}
+	hgb, _, _ := e.saveLocalCBC(t) // own code with LOINC beside: two codings
+	save("Observation-loinc-beside", e.get("/fhir/r4/Observation/"+hgb, e.doctor), 200)
 	save("DiagnosticReport", e.get("/fhir/r4/DiagnosticReport/"+id(f.LabReport.ID), e.doctor), 200)
 	save("ImagingStudy", e.get("/fhir/r4/ImagingStudy/"+id(f.Study.ID), e.doctor), 200)
 	save("Device", e.get("/fhir/r4/Device/"+id(f.Scanner.ID), e.it), 200)

@@ -112,7 +112,7 @@ func newResourceTypes() map[string]*resourceType {
 			params: []param{
 				{"identifier", kindToken, "An identifier, system|value: СНИЛС " + domain.SystemSNILS + ", ЕНП " + domain.SystemENP + ", medgate's id " + domain.SystemPatientID},
 				{"name", kindString, "Any part of the name, or the full name \"Family Given Patronymic\", starting with the value; case-insensitive, ё = е"},
-				{"birthdate", kindDate, "Birth date, with prefixes eq ne lt gt le ge sa eb"},
+				{"birthdate", kindDate, "Birth date, with prefixes eq ne lt gt le ge sa eb ap"},
 				{"gender", kindToken, "male | female | other | unknown"},
 			}},
 		{name: "ServiceRequest", perms: []auth.Permission{auth.OrderRead}, audited: true, read: readServiceRequest, search: searchServiceRequests,
@@ -132,8 +132,10 @@ func newResourceTypes() map[string]*resourceType {
 				{"collected", kindDate, "When it was collected"},
 			}},
 		{name: "Observation", perms: []auth.Permission{auth.ResultRead}, audited: true, read: readObservation, search: searchObservations,
-			params: []param{pPatient, pSubject, pCode,
-				{"date", kindDate, "The effective time, with prefixes eq ne lt gt le ge sa eb"},
+			params: []param{pPatient, pSubject,
+				{"code", kindToken, "A code, [system|]code, comma-separated alternatives; a LOINC code (" + domain.SystemLOINC +
+					"|code, or a bare code) also finds results coded by the clinic's own code with that LOINC code beside it"},
+				{"date", kindDate, "The effective time, with prefixes eq ne lt gt le ge sa eb ap"},
 				{"status", kindToken, "registered | preliminary | final | amended | corrected | cancelled | entered-in-error"},
 				{"category", kindToken, "laboratory (every observation here is a lab result)"},
 				pBasedOn,

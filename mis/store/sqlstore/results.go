@@ -107,6 +107,9 @@ func insertObservations(ctx context.Context, tx *txn, obs []domain.Observation) 
 	if len(obs) == 0 {
 		return nil
 	}
+	if err := recordLOINC(ctx, tx, obs); err != nil {
+		return err
+	}
 	if tx.d == nil || tx.d.NextIDs == "" {
 		for i := range obs {
 			if err := InsertObservation(ctx, tx, &obs[i]); err != nil {
@@ -148,8 +151,51 @@ func insertObservations(ctx context.Context, tx *txn, obs []domain.Observation) 
 	return nil
 }
 
+// recordLOINC notes in observation_loinc each pair of an own code and the
+// LOINC code beside it among obs, for the searches by LOINC code (see
+// observationCodes in search.go): one statement per obsChunk pairs, and
+// none at all for observations without a LOINC code beside, so that only
+// the results that have a second coding pay for it. A pair already known
+// is a lookup that writes nothing. Every insert into observations must
+// record its pairs so; no index or trigger on the table does it.
+func recordLOINC(ctx context.Context, tx *txn, obs []domain.Observation) error {
+	type pair struct{ loinc, code string }
+	var pairs []pair
+	seen := map[pair]bool{}
+	for i := range obs {
+		p := pair{obs[i].LOINC, obs[i].Code.Code}
+		if p.loinc != "" && !seen[p] {
+			seen[p] = true
+			pairs = append(pairs, p)
+		}
+	}
+	qm := tx.d != nil && tx.d.QuestionMarks
+	for start := 0; start < len(pairs); start += obsChunk {
+		chunk := pairs[start:min(start+obsChunk, len(pairs))]
+		var b strings.Builder
+		args := make([]any, 0, 2*len(chunk))
+		b.WriteString("INSERT INTO observation_loinc (loinc, code) VALUES ")
+		for i, p := range chunk {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			if qm {
+				b.WriteString("(?, ?)")
+			} else {
+				b.WriteString("($" + strconv.Itoa(2*i+1) + ", $" + strconv.Itoa(2*i+2) + ")")
+			}
+			args = append(args, p.loinc, p.code)
+		}
+		b.WriteString(" ON CONFLICT (loinc, code) DO NOTHING")
+		if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
+			return fmt.Errorf("observation LOINC codes: %w", err)
+		}
+	}
+	return nil
+}
+
 // observationFields is the number of values ObservationArgs returns.
-const observationFields = 28
+const observationFields = 29
 
 type multiKey struct {
 	n  int
@@ -202,7 +248,8 @@ const (
 	valueRange    = "range"
 )
 
-// InsertObservation writes one observation in tx (exported for bulk loaders).
+// InsertObservation writes one observation in tx (exported for bulk loaders);
+// its LOINC pair, if any, is insertObservations' to record (recordLOINC).
 func InsertObservation(ctx context.Context, tx *txn, o *domain.Observation) error {
 	return tx.QueryRowContext(ctx, InsertObservationSQL, ObservationArgs(o)...).Scan(&o.ID)
 }
@@ -211,9 +258,9 @@ func InsertObservation(ctx context.Context, tx *txn, o *domain.Observation) erro
 const InsertObservationSQL = `INSERT INTO observations (org_id, patient_id, request_id, specimen_id, report_id, device_id,
 	message_id, code_system, code, code_display, status, value_type, value_num, value_comparator, value_text,
 	value_code_system, value_code, value_display, value_low, value_high, unit, ref_low, ref_high, ref_text,
-	interpretation, effective, issued, note)
+	interpretation, effective, issued, note, loinc)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23,
-	$24, $25, $26, $27, $28) RETURNING id`
+	$24, $25, $26, $27, $28, $29) RETURNING id`
 
 // ObservationArgs flattens an observation into InsertObservationSQL's arguments.
 func ObservationArgs(o *domain.Observation) []any {
@@ -234,15 +281,19 @@ func ObservationArgs(o *domain.Observation) []any {
 	if rr := o.ReferenceRange; rr != nil {
 		refLow, refHigh, refText = nullFloat(rr.Low), nullFloat(rr.High), rr.Text
 	}
+	var loinc any // NULL: no second coding
+	if o.LOINC != "" {
+		loinc = o.LOINC
+	}
 	return []any{o.OrganizationID, nullID(o.PatientID), nullID(o.RequestID), nullID(o.SpecimenID), nullID(o.ReportID),
 		nullID(o.DeviceID), nullID(o.MessageID), o.Code.System, o.Code.Code, o.Code.Display, o.Status, vtype, num, comparator,
 		text, vsys, vcode, vdisp, low, high, unit, refLow, refHigh, refText, o.Interpretation, micros(o.Effective),
-		micros(o.Issued), o.Note}
+		micros(o.Issued), o.Note, loinc}
 }
 
 const observationColumns = `id, org_id, patient_id, request_id, specimen_id, report_id, device_id, message_id, code_system,
 	code, code_display, status, value_type, value_num, value_comparator, value_text, value_code_system, value_code,
-	value_display, value_low, value_high, unit, ref_low, ref_high, ref_text, interpretation, effective, issued, note`
+	value_display, value_low, value_high, unit, ref_low, ref_high, ref_text, interpretation, effective, issued, note, loinc`
 
 func scanObservation(rows *sql.Rows) (domain.Observation, error) {
 	var o domain.Observation
@@ -250,12 +301,14 @@ func scanObservation(rows *sql.Rows) (domain.Observation, error) {
 	var vtype, comparator, text, vsys, vcode, vdisp, unit, refText string
 	var num, low, high, refLow, refHigh sql.NullFloat64
 	var effective, issued int64
+	var loinc sql.NullString
 	err := rows.Scan(&o.ID, &o.OrganizationID, &patient, &request, &specimen, &report, &device, &message, &o.Code.System,
 		&o.Code.Code, &o.Code.Display, &o.Status, &vtype, &num, &comparator, &text, &vsys, &vcode, &vdisp, &low, &high,
-		&unit, &refLow, &refHigh, &refText, &o.Interpretation, &effective, &issued, &o.Note)
+		&unit, &refLow, &refHigh, &refText, &o.Interpretation, &effective, &issued, &o.Note, &loinc)
 	if err != nil {
 		return o, err
 	}
+	o.LOINC = loinc.String
 	o.PatientID, o.RequestID, o.SpecimenID = patient.Int64, request.Int64, specimen.Int64
 	o.ReportID, o.DeviceID, o.MessageID = report.Int64, device.Int64, message.Int64
 	o.Effective, o.Issued = fromMicros(effective), fromMicros(issued)
@@ -275,8 +328,9 @@ func scanObservation(rows *sql.Rows) (domain.Observation, error) {
 	return o, nil
 }
 
-// PatientObservations lists a patient's observations, optionally of one code,
-// oldest first (the order a trend is drawn in).
+// PatientObservations lists a patient's observations, optionally of one code
+// (the code, or the LOINC code beside it), oldest first (the order a trend
+// is drawn in).
 func (s *Store) PatientObservations(ctx context.Context, orgs []int64, patientID int64, code string) ([]domain.Observation, error) {
 	if _, err := s.getPatient(ctx, s.r, orgs, patientID); err != nil {
 		return nil, err
@@ -288,7 +342,7 @@ func (s *Store) observations(ctx context.Context, patientID int64, code string) 
 	query := `SELECT ` + observationColumns + ` FROM observations WHERE patient_id = $1`
 	args := []any{patientID}
 	if code != "" {
-		query += ` AND code = $2`
+		query += ` AND (code = $2 OR loinc = $2)`
 		args = append(args, code)
 	}
 	rows, err := s.r.QueryContext(ctx, query+` ORDER BY effective, id`, args...)

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -90,19 +91,96 @@ func (b *searchSQL) tokens(sysCol, codeCol string, ts []store.Token) {
 	}
 	var alts []string
 	for _, t := range ts {
-		var c []string
-		if t.Code != "" {
-			c = append(c, codeCol+" = "+b.arg(t.Code))
-		}
-		if t.HasSystem {
-			c = append(c, sysCol+" = "+b.arg(t.System))
-		}
-		if len(c) == 0 {
-			c = append(c, "1 = 1")
-		}
-		alts = append(alts, "("+strings.Join(c, " AND ")+")")
+		alts = append(alts, b.token(sysCol, codeCol, t))
 	}
 	b.add(orNone(alts))
+}
+
+// token is the condition of one code token over a system and a code column.
+func (b *searchSQL) token(sysCol, codeCol string, t store.Token) string {
+	var c []string
+	if t.Code != "" {
+		c = append(c, codeCol+" = "+b.arg(t.Code))
+	}
+	if t.HasSystem {
+		c = append(c, sysCol+" = "+b.arg(t.System))
+	}
+	if len(c) == 0 {
+		c = append(c, "1 = 1")
+	}
+	return "(" + strings.Join(c, " AND ") + ")"
+}
+
+// observationCodes ORs code tokens over an observation's two codings: its
+// code (t.code_system, t.code) and the LOINC code beside it (t.loinc,
+// under domain.SystemLOINC; NULL when none). A LOINC system|code token or
+// a bare code matches either; http://loinc.org| matches any LOINC code in
+// either; a token of another system, or of none (|code), only the first.
+//
+// t.loinc has no index (it would cost every observation insert): beside
+// lists, by LOINC code, the own codes that ever carried it as a second
+// coding (observation_loinc, which recordLOINC keeps), so that the second
+// coding is reached through search_observations_code. A LOINC code no own
+// code carried is nobody's second coding, and the search is then the
+// plain one.
+func (b *searchSQL) observationCodes(ts []store.Token, beside map[string][]string) {
+	if len(ts) == 0 {
+		return
+	}
+	var alts []string
+	for _, t := range ts {
+		alts = append(alts, b.token("t.code_system", "t.code", t))
+		switch {
+		case t.HasSystem && t.System != domain.SystemLOINC:
+			// another system's code, or |code: the first coding only
+		case t.Code != "":
+			if own := beside[t.Code]; len(own) > 0 {
+				in := make([]string, len(own))
+				for i, c := range own {
+					in[i] = b.arg(c)
+				}
+				alts = append(alts, "(t.code IN ("+strings.Join(in, ", ")+") AND t.loinc = "+b.arg(t.Code)+")")
+			}
+		case t.HasSystem:
+			alts = append(alts, "t.loinc IS NOT NULL")
+		}
+	}
+	b.add(orNone(alts))
+}
+
+// loincBeside reads observation_loinc for the LOINC codes the tokens may
+// name as a second coding (code tokens of no system or of LOINC's): the
+// own codes that carried each, by LOINC code.
+func (s *Store) loincBeside(ctx context.Context, ts []store.Token) (map[string][]string, error) {
+	var codes []string
+	for _, t := range ts {
+		if t.Code != "" && (!t.HasSystem || t.System == domain.SystemLOINC) && !slices.Contains(codes, t.Code) {
+			codes = append(codes, t.Code)
+		}
+	}
+	if len(codes) == 0 {
+		return nil, nil
+	}
+	f := &filter{}
+	in := make([]string, len(codes))
+	for i, c := range codes {
+		in[i] = f.arg(c)
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT loinc, code FROM observation_loinc WHERE loinc IN (`+strings.Join(in, ", ")+`)
+		ORDER BY loinc, code`, f.args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string][]string{}
+	for rows.Next() {
+		var loinc, code string
+		if err := rows.Scan(&loinc, &code); err != nil {
+			return nil, err
+		}
+		out[loinc] = append(out[loinc], code)
+	}
+	return out, rows.Err()
 }
 
 // jsonHas is a condition true when the JSON text in col contains the
@@ -345,7 +423,11 @@ func (s *Store) SearchObservations(ctx context.Context, q store.ObservationQuery
 	b.ids("t.request_id", q.RequestIDs)
 	b.ids("t.specimen_id", q.SpecimenIDs)
 	b.ids("t.device_id", q.DeviceIDs)
-	b.tokens("t.code_system", "t.code", q.Codes)
+	beside, err := s.loincBeside(ctx, q.Codes)
+	if err != nil {
+		return nil, "", 0, err
+	}
+	b.observationCodes(q.Codes, beside)
 	b.strs("t.status", q.Status)
 	b.dates("t.effective", q.Date, microsBound)
 	return searchRun(ctx, s, prefixed(observationColumns, "t"), "observations t", b, q.SearchPage, scanObservation,

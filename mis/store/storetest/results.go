@@ -232,6 +232,54 @@ func testResults(t *testing.T, open opener) {
 			t.Errorf("PatientObservations(unknown code) = %d observations, %v; want none", len(none), err)
 		}
 	})
+	t.Run("LOINCBesideOwnCode", func(t *testing.T) {
+		e := begin(t, open)
+		f := newResultFixture(e)
+		// A later glucose coded by the clinic's own code, LOINC beside it,
+		// and one coded by its own code alone.
+		at := T0.Add(time.Hour)
+		rep := &domain.DiagnosticReport{OrganizationID: f.org.ID, PatientID: f.patient.ID, Code: f.report.Code, Status: "final", Effective: at, Issued: at}
+		obs := []domain.Observation{
+			{Code: domain.Coding{System: domain.SystemLocalCode, Code: "GLU-L", Display: "Глюкоза"}, LOINC: "2345-7", Status: "final",
+				ValueQuantity: &domain.Quantity{Value: 6.3, Unit: "mmol/L"}, Effective: at, Issued: at},
+			{Code: domain.Coding{System: domain.SystemLocalCode, Code: "ESR-L"}, Status: "final",
+				ValueQuantity: &domain.Quantity{Value: 12, Unit: "mm/h"}, Effective: at, Issued: at},
+		}
+		if err := e.s.SaveReport(e.ctx, rep, obs, nil); err != nil {
+			t.Fatalf("SaveReport: %v", err)
+		}
+		chart, err := e.s.PatientChart(e.ctx, ids(f.org.ID), f.patient.ID)
+		if err != nil {
+			t.Fatalf("PatientChart: %v", err)
+		}
+		i := slices.IndexFunc(chart.Observations, func(o domain.Observation) bool { return o.ID == obs[0].ID })
+		if i < 0 {
+			t.Fatalf("chart lacks observation %d", obs[0].ID)
+		}
+		want := obs[0]
+		want.ReportID, want.PatientID, want.OrganizationID = rep.ID, f.patient.ID, f.org.ID
+		sameJSON(t, "chart observation with LOINC", normObs(want), normObs(chart.Observations[i]))
+		// A trend by the LOINC code takes in both codings, oldest first; by
+		// the own code, only the own.
+		got, err := e.s.PatientObservations(e.ctx, ids(f.org.ID), f.patient.ID, "2345-7")
+		if err != nil {
+			t.Fatalf("PatientObservations: %v", err)
+		}
+		var gotIDs []int64
+		for _, o := range got {
+			gotIDs = append(gotIDs, o.ID)
+		}
+		sameIDs(t, "PatientObservations(2345-7)", ids(f.obs[0].ID, obs[0].ID), gotIDs)
+		if len(got) == 2 && got[1].LOINC != "2345-7" {
+			t.Errorf("PatientObservations: LOINC %q, want 2345-7", got[1].LOINC)
+		}
+		for code, want := range map[string][]int64{"GLU-L": ids(obs[0].ID), "ESR-L": ids(obs[1].ID)} {
+			got, err := e.s.PatientObservations(e.ctx, ids(f.org.ID), f.patient.ID, code)
+			if err != nil || len(got) != len(want) || len(got) > 0 && got[0].ID != want[0] {
+				t.Errorf("PatientObservations(%s) = %s, %v; want ids %v", code, js(got), err, want)
+			}
+		}
+	})
 	t.Run("Scoped", func(t *testing.T) {
 		e := begin(t, open)
 		f := newResultFixture(e)

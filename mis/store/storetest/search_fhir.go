@@ -428,6 +428,8 @@ func testSearchers(t *testing.T, open opener) {
 		_, err = e.s.GetAuditEvent(e.ctx, org, ev3.ID)
 		wantNotFound(t, "GetAuditEvent of another organization", err)
 	})
+
+	t.Run("ObservationSecondCoding", func(t *testing.T) { testSearchSecondCoding(t, open) })
 }
 
 func sorted(v []int64) []int64 {
