@@ -245,6 +245,15 @@ func hl7Result(o hl7.Observation, effective time.Time) (*LabResult, error) {
 		notes = append(notes, n.Comment())
 	}
 	r.Note = strings.Join(notes, "\n")
+	for _, ei := range x.EquipmentInstanceIDs() {
+		if ei.ID != "" {
+			r.Equipment = ei.ID
+			if ei.NamespaceID != "" {
+				r.Equipment += " (" + ei.NamespaceID + ")"
+			}
+			break
+		}
+	}
 	return r, nil
 }
 

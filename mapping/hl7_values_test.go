@@ -86,11 +86,25 @@ func TestQCByDevicePrefix(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := len(res.Recon) == 0 && res.Reports[0].Report.PatientID == 0; got != tc.qc && tc.qc {
-			t.Errorf("sample %s: recon %+v", tc.sample, res.Recon)
+		rep := res.Reports[0].Report
+		if tc.qc && (!rep.QC || rep.PatientID != 0 || len(res.Recon) != 0 || !strings.Contains(res.Reason, "quality-control")) {
+			t.Errorf("sample %s: report %+v, recon %+v, reason %q", tc.sample, rep, res.Recon, res.Reason)
 		}
-		if !tc.qc && len(res.Recon) == 0 {
+		if !tc.qc && (rep.QC || len(res.Recon) == 0) {
 			t.Errorf("sample %s: a patient sample was taken for QC", tc.sample)
 		}
+	}
+}
+
+// OBX-18 names the instrument behind the device (a module, an analyzer
+// behind a middleware): kept on the result.
+func TestOBXEquipment(t *testing.T) {
+	m, err := hl7.Parse([]byte("MSH|^~\\&|A|B|||20260101||ORU^R01|1|P|2.5.1\rOBR|1\rOBX|1|NM|K||5||||||F|||||||~XN-20^SYSMEX\r"), hl7.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := hl7Result(m.ObservationGroups()[0].Observations[0], time.Time{})
+	if err != nil || r.Equipment != "XN-20 (SYSMEX)" {
+		t.Errorf("equipment %q, %v", r.Equipment, err)
 	}
 }

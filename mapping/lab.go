@@ -42,6 +42,7 @@ type LabResult struct {
 	Status        string // final, preliminary, corrected
 	Effective     time.Time
 	Note          string
+	Equipment     string // the instrument that produced it (HL7 OBX-18)
 }
 
 // LabInput is everything BuildLab needs besides the reports.
@@ -148,6 +149,9 @@ func BuildLab(ctx context.Context, in LabInput, reports []LabReport) (*domain.In
 				Key:    "codes:" + strings.Join(codes, ",")}, Report: len(res.Reports) - 1, Study: -1})
 		}
 	}
+	if res.Reason == "" && slices.ContainsFunc(reports, func(lr LabReport) bool { return lr.QC }) {
+		res.Reason = "quality-control run: stored as QC, never attached"
+	}
 	return res, nil
 }
 
@@ -184,7 +188,7 @@ func report(lr LabReport, m Match) domain.DiagnosticReport {
 		status = "final"
 	}
 	r := domain.DiagnosticReport{OrganizationID: lr.Keys.Org, Code: lr.Code, Status: status, Effective: lr.Effective,
-		Conclusion: lr.Conclusion}
+		Conclusion: lr.Conclusion, QC: lr.QC}
 	if m.Matched() {
 		r.PatientID, r.RequestID = m.PatientID, m.RequestID
 	}
@@ -192,7 +196,8 @@ func report(lr LabReport, m Match) domain.DiagnosticReport {
 }
 
 func observation(r LabResult, lr LabReport, device int64) domain.Observation {
-	o := domain.Observation{OrganizationID: lr.Keys.Org, DeviceID: device, Status: r.Status, Effective: r.Effective, Note: r.Note}
+	o := domain.Observation{OrganizationID: lr.Keys.Org, DeviceID: device, Status: r.Status, Effective: r.Effective, Note: r.Note,
+		Equipment: r.Equipment}
 	if o.Status == "" {
 		o.Status = "final"
 	}

@@ -84,7 +84,10 @@ type Observation struct {
 	Interpretation string          `json:"interpretation,omitempty"`
 	Effective      time.Time       `json:"effective"`
 	Issued         time.Time       `json:"issued"`
-	Note           string          `json:"note,omitempty"`
+	// Equipment is the instrument (module, analyzer behind a middleware)
+	// that produced the value as the device names it (HL7 OBX-18).
+	Equipment string `json:"equipment,omitempty"`
+	Note      string `json:"note,omitempty"`
 }
 
 // DiagnosticReport groups the observations of one order or panel.
@@ -99,7 +102,9 @@ type DiagnosticReport struct {
 	Effective      time.Time `json:"effective"`
 	Issued         time.Time `json:"issued"`
 	Conclusion     string    `json:"conclusion,omitempty"`
-	Result         []int64   `json:"result,omitempty"` // observation ids
+	// QC marks a quality-control run: stored, never attached to a patient.
+	QC     bool    `json:"qc,omitempty"`
+	Result []int64 `json:"result,omitempty"` // observation ids
 	// PresentedForm is what the device sent as a document or image with
 	// the results (HL7 OBX-2 = ED: a PDF report, a histogram), in the
 	// order sent; the bytes live in the blob store.

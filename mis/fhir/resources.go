@@ -412,6 +412,9 @@ func (s *Server) observationResource(o *domain.Observation) *obspb.Observation {
 	}
 	if o.DeviceID != 0 {
 		out.Device = ref("Device", o.DeviceID)
+		if o.Equipment != "" { // the instrument behind the registered device
+			out.Device.Display = fstr(o.Equipment)
+		}
 	}
 	if rr := o.ReferenceRange; rr != nil && (rr.Low != nil || rr.High != nil || rr.Text != "") {
 		r := &obspb.Observation_ReferenceRange{}

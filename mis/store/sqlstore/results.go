@@ -34,10 +34,10 @@ func saveReport(ctx context.Context, tx *txn, r *domain.DiagnosticReport, obs []
 		return err
 	}
 	err = tx.QueryRowContext(ctx, `INSERT INTO reports (org_id, patient_id, request_id, message_id, code_system, code,
-		code_display, status, effective, issued, conclusion, presented_form)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
+		code_display, status, effective, issued, conclusion, presented_form, qc)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id`,
 		r.OrganizationID, nullID(r.PatientID), nullID(r.RequestID), nullID(r.MessageID), r.Code.System, r.Code.Code,
-		r.Code.Display, r.Status, micros(r.Effective), micros(r.Issued), r.Conclusion, form).Scan(&r.ID)
+		r.Code.Display, r.Status, micros(r.Effective), micros(r.Issued), r.Conclusion, form, r.QC).Scan(&r.ID)
 	if err != nil {
 		return err
 	}
@@ -195,7 +195,7 @@ func recordLOINC(ctx context.Context, tx *txn, obs []domain.Observation) error {
 }
 
 // observationFields is the number of values ObservationArgs returns.
-const observationFields = 29
+const observationFields = 30
 
 type multiKey struct {
 	n  int
@@ -258,9 +258,9 @@ func InsertObservation(ctx context.Context, tx *txn, o *domain.Observation) erro
 const InsertObservationSQL = `INSERT INTO observations (org_id, patient_id, request_id, specimen_id, report_id, device_id,
 	message_id, code_system, code, code_display, status, value_type, value_num, value_comparator, value_text,
 	value_code_system, value_code, value_display, value_low, value_high, unit, ref_low, ref_high, ref_text,
-	interpretation, effective, issued, note, loinc)
+	interpretation, effective, issued, note, loinc, equipment)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23,
-	$24, $25, $26, $27, $28, $29) RETURNING id`
+	$24, $25, $26, $27, $28, $29, $30) RETURNING id`
 
 // ObservationArgs flattens an observation into InsertObservationSQL's arguments.
 func ObservationArgs(o *domain.Observation) []any {
@@ -288,12 +288,12 @@ func ObservationArgs(o *domain.Observation) []any {
 	return []any{o.OrganizationID, nullID(o.PatientID), nullID(o.RequestID), nullID(o.SpecimenID), nullID(o.ReportID),
 		nullID(o.DeviceID), nullID(o.MessageID), o.Code.System, o.Code.Code, o.Code.Display, o.Status, vtype, num, comparator,
 		text, vsys, vcode, vdisp, low, high, unit, refLow, refHigh, refText, o.Interpretation, micros(o.Effective),
-		micros(o.Issued), o.Note, loinc}
+		micros(o.Issued), o.Note, loinc, o.Equipment}
 }
 
 const observationColumns = `id, org_id, patient_id, request_id, specimen_id, report_id, device_id, message_id, code_system,
 	code, code_display, status, value_type, value_num, value_comparator, value_text, value_code_system, value_code,
-	value_display, value_low, value_high, unit, ref_low, ref_high, ref_text, interpretation, effective, issued, note, loinc`
+	value_display, value_low, value_high, unit, ref_low, ref_high, ref_text, interpretation, effective, issued, note, loinc, equipment`
 
 func scanObservation(rows *sql.Rows) (domain.Observation, error) {
 	var o domain.Observation
@@ -304,7 +304,7 @@ func scanObservation(rows *sql.Rows) (domain.Observation, error) {
 	var loinc sql.NullString
 	err := rows.Scan(&o.ID, &o.OrganizationID, &patient, &request, &specimen, &report, &device, &message, &o.Code.System,
 		&o.Code.Code, &o.Code.Display, &o.Status, &vtype, &num, &comparator, &text, &vsys, &vcode, &vdisp, &low, &high,
-		&unit, &refLow, &refHigh, &refText, &o.Interpretation, &effective, &issued, &o.Note, &loinc)
+		&unit, &refLow, &refHigh, &refText, &o.Interpretation, &effective, &issued, &o.Note, &loinc, &o.Equipment)
 	if err != nil {
 		return o, err
 	}
@@ -375,7 +375,7 @@ func (s *Store) PatientChart(ctx context.Context, orgs []int64, patientID int64)
 		return nil, err
 	}
 	rows, err := s.r.QueryContext(ctx, `SELECT id, org_id, patient_id, request_id, message_id, code_system, code, code_display,
-		status, effective, issued, conclusion, presented_form FROM reports WHERE patient_id = $1 ORDER BY effective, id`, patientID)
+		status, effective, issued, conclusion, presented_form, qc FROM reports WHERE patient_id = $1 ORDER BY effective, id`, patientID)
 	if err != nil {
 		return nil, err
 	}
@@ -387,7 +387,7 @@ func (s *Store) PatientChart(ctx context.Context, orgs []int64, patientID int64)
 		var effective, issued int64
 		var form string
 		if err := rows.Scan(&r.ID, &r.OrganizationID, &patient, &request, &message, &r.Code.System, &r.Code.Code,
-			&r.Code.Display, &r.Status, &effective, &issued, &r.Conclusion, &form); err != nil {
+			&r.Code.Display, &r.Status, &effective, &issued, &r.Conclusion, &form, &r.QC); err != nil {
 			return nil, err
 		}
 		if err := scanPresentedForm(form, &r); err != nil {

@@ -443,7 +443,7 @@ func (s *Store) GetObservation(ctx context.Context, orgs []int64, id int64) (*do
 // --- Reports
 
 const searchReportColumns = `t.id, t.org_id, t.patient_id, t.request_id, t.message_id, t.code_system, t.code,
-	t.code_display, t.status, t.effective, t.issued, t.conclusion, t.presented_form`
+	t.code_display, t.status, t.effective, t.issued, t.conclusion, t.presented_form, t.qc`
 
 func searchScanReport(rows *sql.Rows) (domain.DiagnosticReport, error) {
 	var r domain.DiagnosticReport
@@ -451,7 +451,7 @@ func searchScanReport(rows *sql.Rows) (domain.DiagnosticReport, error) {
 	var effective, issued int64
 	var form string
 	err := rows.Scan(&r.ID, &r.OrganizationID, &patient, &request, &message, &r.Code.System, &r.Code.Code,
-		&r.Code.Display, &r.Status, &effective, &issued, &r.Conclusion, &form)
+		&r.Code.Display, &r.Status, &effective, &issued, &r.Conclusion, &form, &r.QC)
 	if err != nil {
 		return r, err
 	}

@@ -280,6 +280,34 @@ func testResults(t *testing.T, open opener) {
 			}
 		}
 	})
+	// The instrument behind a result (HL7 OBX-18) and a report's QC mark
+	// are kept.
+	t.Run("EquipmentAndQC", func(t *testing.T) {
+		e := begin(t, open)
+		f := newResultFixture(e)
+		at := T0.Add(2 * time.Hour)
+		rep := &domain.DiagnosticReport{OrganizationID: f.org.ID, PatientID: f.patient.ID, Code: f.report.Code, Status: "final",
+			Effective: at, Issued: at, QC: true}
+		obs := []domain.Observation{{Code: domain.Coding{System: domain.SystemLOINC, Code: "718-7"}, Status: "final",
+			ValueQuantity: &domain.Quantity{Value: 141, Unit: "g/L"}, Effective: at, Issued: at, Equipment: "XN-20 (SYSMEX)"}}
+		if err := e.s.SaveReport(e.ctx, rep, obs, nil); err != nil {
+			t.Fatalf("SaveReport: %v", err)
+		}
+		chart, err := e.s.PatientChart(e.ctx, ids(f.org.ID), f.patient.ID)
+		if err != nil {
+			t.Fatalf("PatientChart: %v", err)
+		}
+		i := slices.IndexFunc(chart.Observations, func(o domain.Observation) bool { return o.ID == obs[0].ID })
+		j := slices.IndexFunc(chart.Reports, func(r domain.DiagnosticReport) bool { return r.ID == rep.ID })
+		if i < 0 || j < 0 || chart.Observations[i].Equipment != "XN-20 (SYSMEX)" || !chart.Reports[j].QC {
+			t.Errorf("chart: observation %d, report %d: %s", i, j, js(chart))
+		}
+		for k, r := range chart.Reports {
+			if k != j && r.QC {
+				t.Errorf("report %d read as QC", r.ID)
+			}
+		}
+	})
 	t.Run("Scoped", func(t *testing.T) {
 		e := begin(t, open)
 		f := newResultFixture(e)
