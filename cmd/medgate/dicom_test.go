@@ -24,12 +24,8 @@ var dcmtk = dcmtktest.Tool
 func TestDICOMWithDcmtk(t *testing.T) {
 	findscu, storescu, echoscu := dcmtk(t, "findscu"), dcmtk(t, "storescu"), dcmtk(t, "echoscu")
 	dir := t.TempDir()
-	cfg := filepath.Join(dir, "medgate.yaml")
 	doc := "devices:\n  - name: cbct-1\n    protocol: dicom\n    ae_title: CBCT1\n    encoding: iso-ir-144\n    query: true\n"
-	if err := os.WriteFile(cfg, []byte(doc), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	p := start(t, dir, []string{"MEDGATE_ADMIN_PASSWORD=correct-horse-42"}, "-config", cfg)
+	p := startConfig(t, dir, doc)
 	defer p.stop(t)
 	if p.dicom == "" {
 		t.Fatalf("no DICOM listener in the banner:\n%s", p.banner)

@@ -114,6 +114,17 @@ func start(t *testing.T, dir string, env []string, args ...string) *proc {
 }
 
 // stop sends SIGTERM and expects a clean exit.
+// startConfig runs medgate in dir with doc as its config file and the
+// admin password "correct-horse-42".
+func startConfig(t *testing.T, dir, doc string) *proc {
+	t.Helper()
+	cfg := filepath.Join(dir, "medgate.yaml")
+	if err := os.WriteFile(cfg, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return start(t, dir, []string{"MEDGATE_ADMIN_PASSWORD=correct-horse-42"}, "-config", cfg)
+}
+
 func (p *proc) stop(t *testing.T) {
 	t.Helper()
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
@@ -297,12 +308,8 @@ func TestDevicesFromConfig(t *testing.T) {
 // chart shows it. An unregistered analyzer gets AR and nothing is stored.
 func TestHL7OverMLLP(t *testing.T) {
 	dir := t.TempDir()
-	cfg := filepath.Join(dir, "medgate.yaml")
 	doc := "devices:\n  - name: bc-5380\n    protocol: hl7\n    sending_application: BC-5380\n    encoding: windows-1251\n    code_map: cbc\n"
-	if err := os.WriteFile(cfg, []byte(doc), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	p := start(t, dir, []string{"MEDGATE_ADMIN_PASSWORD=correct-horse-42"}, "-config", cfg)
+	p := startConfig(t, dir, doc)
 	defer p.stop(t)
 	token := login(t, p, "correct-horse-42")
 	base := "http://" + p.addr + "/api/v1"

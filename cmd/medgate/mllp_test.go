@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -70,13 +69,9 @@ func limitsORU(control string, pad int) string {
 // default 5m).
 func TestMLLPLimitsFromConfig(t *testing.T) {
 	dir := t.TempDir()
-	cfg := filepath.Join(dir, "medgate.yaml")
 	doc := "mllp:\n  idle_timeout: 1s\n  max_conns: 1\n  max_message_size: 1024\n" +
 		"devices:\n  - name: bc-5380\n    protocol: hl7\n    sending_application: BC-5380\n"
-	if err := os.WriteFile(cfg, []byte(doc), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	p := start(t, dir, []string{"MEDGATE_ADMIN_PASSWORD=correct-horse-42"}, "-config", cfg)
+	p := startConfig(t, dir, doc)
 	defer p.stop(t)
 
 	// Under the limit: acknowledged. Over it: AR, then the connection closes.
@@ -151,12 +146,8 @@ func TestMLLPLimitsFromConfig(t *testing.T) {
 func TestNPMClientResultsAttached(t *testing.T) {
 	npmtest.Require(t)
 	dir := t.TempDir()
-	cfg := filepath.Join(dir, "medgate.yaml")
 	doc := "devices:\n  - name: npm-lab\n    protocol: hl7\n    sending_application: NPM-LAB\n    code_map: cbc\n"
-	if err := os.WriteFile(cfg, []byte(doc), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	p := start(t, dir, []string{"MEDGATE_ADMIN_PASSWORD=correct-horse-42"}, "-config", cfg)
+	p := startConfig(t, dir, doc)
 	defer p.stop(t)
 	token := login(t, p, "correct-horse-42")
 	base := "http://" + p.addr + "/api/v1"

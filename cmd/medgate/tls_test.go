@@ -50,13 +50,9 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.
 func TestMLLPOverTLS(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile, pool := selfSigned(t, dir)
-	cfg := filepath.Join(dir, "medgate.yaml")
 	doc := "mllp:\n  tls_cert: " + certFile + "\n  tls_key: " + keyFile + "\n" +
 		"devices:\n  - name: bc-5380\n    protocol: hl7\n    sending_application: BC-5380\n"
-	if err := os.WriteFile(cfg, []byte(doc), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	p := start(t, dir, []string{"MEDGATE_ADMIN_PASSWORD=correct-horse-42"}, "-config", cfg)
+	p := startConfig(t, dir, doc)
 	defer p.stop(t)
 	if !strings.Contains(p.banner, "(TLS)") {
 		t.Errorf("banner does not say TLS:\n%s", p.banner)

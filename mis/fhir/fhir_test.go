@@ -319,6 +319,19 @@ func (e *env) searchAll(t *testing.T, first, token string) (got []string, sizes 
 	return got, sizes, total
 }
 
+// expectSearch follows every page of a search and checks the ids of the
+// matches, in order, and the total.
+func (e *env) expectSearch(t *testing.T, path, token string, wantIDs ...string) {
+	t.Helper()
+	got, _, total := e.searchAll(t, path, token)
+	if !slices.Equal(got, wantIDs) {
+		t.Errorf("%s: ids %v, want %v", path, got, wantIDs)
+	}
+	if int(total) != len(wantIDs) {
+		t.Errorf("%s: total %v, want %d", path, total, len(wantIDs))
+	}
+}
+
 func TestSearch(t *testing.T) {
 	eachStore(t, func(t *testing.T, e *env) {
 		f := e.f
@@ -331,16 +344,7 @@ func TestSearch(t *testing.T) {
 			return out
 		}
 		later, petrova := id(f.LaterObs[0].ID), id(f.PetrovaObs[0].ID)
-		search := func(t *testing.T, path, token string, wantIDs ...string) {
-			t.Helper()
-			got, _, total := e.searchAll(t, path, token)
-			if !slices.Equal(got, wantIDs) {
-				t.Errorf("%s: ids %v, want %v", path, got, wantIDs)
-			}
-			if int(total) != len(wantIDs) {
-				t.Errorf("%s: total %v, want %d", path, total, len(wantIDs))
-			}
-		}
+		search := e.expectSearch
 
 		t.Run("ObservationPaging", func(t *testing.T) {
 			got, sizes, total := e.searchAll(t, "/fhir/r4/Observation?patient=Patient/"+ivanov+"&_count=2", e.doctor)

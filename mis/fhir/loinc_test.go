@@ -3,26 +3,12 @@ package fhir_test
 import (
 	"net/http"
 	"net/url"
-	"slices"
 	"testing"
 	"time"
 
 	"github.com/medgate/medgate/mis/domain"
 	"github.com/medgate/medgate/mis/store/storetest"
 )
-
-// expectSearch follows every page of a search and checks the ids of the
-// matches, in order, and the total.
-func (e *env) expectSearch(t *testing.T, path, token string, wantIDs ...string) {
-	t.Helper()
-	got, _, total := e.searchAll(t, path, token)
-	if !slices.Equal(got, wantIDs) {
-		t.Errorf("%s: ids %v, want %v", path, got, wantIDs)
-	}
-	if int(total) != len(wantIDs) {
-		t.Errorf("%s: total %v, want %d", path, total, len(wantIDs))
-	}
-}
 
 // saveLocalCBC saves, for Иванов, a result coded by the clinic's own code
 // with LOINC beside it (as a code-map entry "code: HGB-L, loinc: 718-7"

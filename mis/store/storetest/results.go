@@ -232,16 +232,19 @@ func testResults(t *testing.T, open opener) {
 			t.Errorf("PatientObservations(unknown code) = %d observations, %v; want none", len(none), err)
 		}
 	})
-	t.Run("LOINCBesideOwnCode", func(t *testing.T) {
+	// What a result and a report keep besides the value: a LOINC code
+	// beside the clinic's own, the instrument (HL7 OBX-18), the QC mark.
+	t.Run("LOINCEquipmentQC", func(t *testing.T) {
 		e := begin(t, open)
 		f := newResultFixture(e)
 		// A later glucose coded by the clinic's own code, LOINC beside it,
 		// and one coded by its own code alone.
 		at := T0.Add(time.Hour)
-		rep := &domain.DiagnosticReport{OrganizationID: f.org.ID, PatientID: f.patient.ID, Code: f.report.Code, Status: "final", Effective: at, Issued: at}
+		rep := &domain.DiagnosticReport{OrganizationID: f.org.ID, PatientID: f.patient.ID, Code: f.report.Code, Status: "final",
+			Effective: at, Issued: at, QC: true}
 		obs := []domain.Observation{
 			{Code: domain.Coding{System: domain.SystemLocalCode, Code: "GLU-L", Display: "Глюкоза"}, LOINC: "2345-7", Status: "final",
-				ValueQuantity: &domain.Quantity{Value: 6.3, Unit: "mmol/L"}, Effective: at, Issued: at},
+				ValueQuantity: &domain.Quantity{Value: 6.3, Unit: "mmol/L"}, Effective: at, Issued: at, Equipment: "XN-20 (SYSMEX)"},
 			{Code: domain.Coding{System: domain.SystemLocalCode, Code: "ESR-L"}, Status: "final",
 				ValueQuantity: &domain.Quantity{Value: 12, Unit: "mm/h"}, Effective: at, Issued: at},
 		}
@@ -259,6 +262,11 @@ func testResults(t *testing.T, open opener) {
 		want := obs[0]
 		want.ReportID, want.PatientID, want.OrganizationID = rep.ID, f.patient.ID, f.org.ID
 		sameJSON(t, "chart observation with LOINC", normObs(want), normObs(chart.Observations[i]))
+		for _, r := range chart.Reports {
+			if r.QC != (r.ID == rep.ID) {
+				t.Errorf("report %d: QC %v", r.ID, r.QC)
+			}
+		}
 		// A trend by the LOINC code takes in both codings, oldest first; by
 		// the own code, only the own.
 		got, err := e.s.PatientObservations(e.ctx, ids(f.org.ID), f.patient.ID, "2345-7")
@@ -277,34 +285,6 @@ func testResults(t *testing.T, open opener) {
 			got, err := e.s.PatientObservations(e.ctx, ids(f.org.ID), f.patient.ID, code)
 			if err != nil || len(got) != len(want) || len(got) > 0 && got[0].ID != want[0] {
 				t.Errorf("PatientObservations(%s) = %s, %v; want ids %v", code, js(got), err, want)
-			}
-		}
-	})
-	// The instrument behind a result (HL7 OBX-18) and a report's QC mark
-	// are kept.
-	t.Run("EquipmentAndQC", func(t *testing.T) {
-		e := begin(t, open)
-		f := newResultFixture(e)
-		at := T0.Add(2 * time.Hour)
-		rep := &domain.DiagnosticReport{OrganizationID: f.org.ID, PatientID: f.patient.ID, Code: f.report.Code, Status: "final",
-			Effective: at, Issued: at, QC: true}
-		obs := []domain.Observation{{Code: domain.Coding{System: domain.SystemLOINC, Code: "718-7"}, Status: "final",
-			ValueQuantity: &domain.Quantity{Value: 141, Unit: "g/L"}, Effective: at, Issued: at, Equipment: "XN-20 (SYSMEX)"}}
-		if err := e.s.SaveReport(e.ctx, rep, obs, nil); err != nil {
-			t.Fatalf("SaveReport: %v", err)
-		}
-		chart, err := e.s.PatientChart(e.ctx, ids(f.org.ID), f.patient.ID)
-		if err != nil {
-			t.Fatalf("PatientChart: %v", err)
-		}
-		i := slices.IndexFunc(chart.Observations, func(o domain.Observation) bool { return o.ID == obs[0].ID })
-		j := slices.IndexFunc(chart.Reports, func(r domain.DiagnosticReport) bool { return r.ID == rep.ID })
-		if i < 0 || j < 0 || chart.Observations[i].Equipment != "XN-20 (SYSMEX)" || !chart.Reports[j].QC {
-			t.Errorf("chart: observation %d, report %d: %s", i, j, js(chart))
-		}
-		for k, r := range chart.Reports {
-			if k != j && r.QC {
-				t.Errorf("report %d read as QC", r.ID)
 			}
 		}
 	})
