@@ -518,18 +518,29 @@ func TestRetryStalled(t *testing.T) {
 		if _, err := w.st.SaveMessage(w.ctx, m); err != nil {
 			t.Fatal(err)
 		}
-		retry := func(minAge time.Duration) {
-			ctx, cancel := context.WithTimeout(w.ctx, 300*time.Millisecond)
+		// Retry runs until done says so, or for at most 10 s.
+		retry := func(minAge time.Duration, done func() bool) {
+			ctx, cancel := context.WithTimeout(w.ctx, 10*time.Second)
 			defer cancel()
-			if err := w.p.Retry(ctx, 20*time.Millisecond, minAge); err != nil {
+			stopped := make(chan error, 1)
+			go func() { stopped <- w.p.Retry(ctx, 20*time.Millisecond, minAge) }()
+			for !done() && ctx.Err() == nil {
+				time.Sleep(20 * time.Millisecond)
+			}
+			cancel()
+			if err := <-stopped; err != nil {
 				t.Fatal(err)
 			}
 		}
-		retry(time.Hour)
+		ticks := 0
+		retry(time.Hour, func() bool { ticks++; return ticks > 10 }) // ten polls: several ticks of Retry
 		if ms := w.messages(t); len(ms) != 1 || ms[0].Status != domain.MessageReceived {
 			t.Fatalf("a young message was taken: %+v", ms)
 		}
-		retry(time.Millisecond)
+		retry(time.Millisecond, func() bool {
+			ms := w.messages(t)
+			return len(ms) == 1 && ms[0].Status != domain.MessageReceived
+		})
 		if ms := w.messages(t); len(ms) != 1 || ms[0].Status != domain.MessageProcessed {
 			t.Fatalf("after Retry: %+v", ms)
 		}
