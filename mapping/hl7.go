@@ -84,6 +84,10 @@ func hl7ResultsOf(ctx context.Context, hin HL7Input, msg *hl7.Message) (*domain.
 	for gi, g := range msg.ObservationGroups() {
 		lr := LabReport{QC: qc, Keys: hl7Keys(g, in.Device), Subject: hl7Subject(g.PID)}
 		lr.QC = lr.QC || QCSample(in.Device, lr.Keys.Barcode)
+		if len(g.Specimens) > 0 {
+			// A collection time that does not read leaves the results be.
+			lr.SpecimenType, lr.Collected, _ = specimenOf(g.Specimens[0])
+		}
 		svc := g.OBR.UniversalServiceID()
 		lr.Code = domain.Coding{System: domain.SystemDevice, Code: svc.Code, Display: svc.Text}
 		lr.Status = reportStatus(g.OBR.ResultStatus())

@@ -332,16 +332,9 @@ func (g orderGroup) specimens(n orderNumbers, creating bool) ([]domain.Specimen,
 		}
 		seen[barcode] = true
 		sp := domain.Specimen{Barcode: barcode}
-		if t := spm.SpecimenType(); t.Code != "" {
-			sp.Type = domain.Coding{System: hl7System(t.System), Code: t.Code, Display: t.Text}
-		}
-		c, err := spm.CollectionDateTime()
-		if err != nil {
+		var err error
+		if sp.Type, sp.Collected, err = specimenOf(spm); err != nil {
 			return nil, &listeners.InvalidError{Stage: "map", Reason: fmt.Sprintf("SPM %d: %v", i+1, err)}
-		}
-		if !c.IsZero() {
-			at := c.Time
-			sp.Collected = &at
 		}
 		out = append(out, sp)
 	}
@@ -356,6 +349,20 @@ func (g orderGroup) specimens(n orderNumbers, creating bool) ([]domain.Specimen,
 		out = append(out, sp)
 	}
 	return out, nil
+}
+
+// specimenOf reads a specimen's type (SPM-4) and collection time
+// (SPM-17.1).
+func specimenOf(spm hl7.SPM) (typ domain.Coding, collected *time.Time, err error) {
+	if t := spm.SpecimenType(); t.Code != "" {
+		typ = domain.Coding{System: hl7System(t.System), Code: t.Code, Display: t.Text}
+	}
+	c, err := spm.CollectionDateTime()
+	if err == nil && !c.IsZero() {
+		at := c.Time
+		collected = &at
+	}
+	return typ, collected, err
 }
 
 // hl7System names a few HL7 coding systems by their URI; others are kept

@@ -28,6 +28,10 @@ type LabReport struct {
 	Attachments []domain.Attachment
 	// QC marks quality-control results: stored, never put in a chart.
 	QC bool
+	// SpecimenType and Collected are what the message says of the sample
+	// (HL7 SPM-4, SPM-17), written to a matched specimen that lacks them.
+	SpecimenType domain.Coding
+	Collected    *time.Time
 }
 
 // LabResult is one result value as the device sent it.
@@ -112,6 +116,9 @@ func BuildLab(ctx context.Context, in LabInput, reports []LabReport) (*domain.In
 			}
 			rep := report(lr, m)
 			rep.PresentedForm = slices.Clone(lr.Attachments) // with the main report only, never twice
+			if m.Matched() && m.SpecimenID != 0 && (lr.SpecimenType.Code != "" || lr.Collected != nil) {
+				res.Specimens = append(res.Specimens, domain.SpecimenUpdate{ID: m.SpecimenID, Type: lr.SpecimenType, Collected: lr.Collected})
+			}
 			res.Reports = append(res.Reports, domain.ReportSet{Report: rep, Observations: mapped})
 			if !m.Matched() && !lr.QC {
 				res.Recon = append(res.Recon, domain.ReconDraft{Item: domain.ReconItem{Kind: "lab", Reason: m.Reason,

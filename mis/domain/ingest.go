@@ -1,5 +1,7 @@
 package domain
 
+import "time"
+
 // IngestResult is what processing one message produced.
 type IngestResult struct {
 	Status  string // MessageProcessed, MessageQueued or MessageError
@@ -12,6 +14,17 @@ type IngestResult struct {
 	// the transaction that sets the message's status, Patients first.
 	Patients []PatientUpsert
 	Orders   []OrderUpsert
+	// Specimens is what the results say of the specimens they matched
+	// (HL7 SPM: type, collection time), written only where the specimen
+	// has none yet: what the registrar entered wins.
+	Specimens []SpecimenUpdate
+}
+
+// SpecimenUpdate is what a result message says of a known specimen.
+type SpecimenUpdate struct {
+	ID        int64
+	Type      Coding
+	Collected *time.Time
 }
 
 // ReportSet is a report with its observations.

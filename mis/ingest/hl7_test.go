@@ -90,6 +90,45 @@ func TestHL7ResultsByMedgatePatientID(t *testing.T) {
 	})
 }
 
+// What the results' SPM says of a known sample (its type, when it was
+// collected) fills what the order left blank, and never overwrites it.
+func TestHL7SpecimenFromSPM(t *testing.T) {
+	each(t, func(t *testing.T, w *world) {
+		w.hl7Device(t)
+		oru := func(key, typ, collected string) []byte {
+			return []byte("MSH|^~\\&|BC-5380|LAB|||20261120093000||ORU^R01|" + key + "|P|2.5.1||||||UNICODE UTF-8\r" +
+				"PID|1||||Иванов^Пётр||19800102|M\r" +
+				"OBR|1|||CBC^Общий анализ крови|||20261120090000\r" +
+				"OBX|1|NM|HGB^Гемоглобин||141|g/L|130-170|N|||F\r" +
+				"SPM|1|^" + w.order.Specimens[0].Barcode + "||" + typ + "|||||||||||||" + collected + "\r")
+		}
+		if err := w.p.Handle(w.ctx, hl7Env(oru("SPM1", "BLD^Whole blood^HL70487", "20261120081500"), "SPM1")); err != nil {
+			t.Fatal(err)
+		}
+		o, err := w.st.GetServiceRequest(w.ctx, []int64{w.org}, w.order.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sp := o.Specimens[0]
+		want := time.Date(2026, 11, 20, 8, 15, 0, 0, time.UTC)
+		if sp.Type.Code != "BLD" || sp.Type.System != "http://terminology.hl7.org/CodeSystem/v2-0487" || sp.Collected == nil ||
+			!sp.Collected.Equal(want) {
+			t.Fatalf("specimen %+v", sp)
+		}
+		if c := w.chart(t); len(c.Observations) != 1 || c.Observations[0].SpecimenID != sp.ID {
+			t.Fatalf("chart %+v", c.Observations)
+		}
+		// A later message saying otherwise changes nothing already known.
+		if err := w.p.Handle(w.ctx, hl7Env(oru("SPM2", "SER^Serum^HL70487", "20261120100000"), "SPM2")); err != nil {
+			t.Fatal(err)
+		}
+		o, _ = w.st.GetServiceRequest(w.ctx, []int64{w.org}, w.order.ID)
+		if got := o.Specimens[0]; got.Type.Code != "BLD" || got.Collected == nil || !got.Collected.Equal(want) {
+			t.Fatalf("specimen overwritten: %+v", got)
+		}
+	})
+}
+
 func TestHL7BadInput(t *testing.T) {
 	each(t, func(t *testing.T, w *world) {
 		w.hl7Device(t)

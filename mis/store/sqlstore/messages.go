@@ -296,6 +296,22 @@ func applyIngest(ctx context.Context, tx *txn, messageID int64, r *store.IngestR
 	if err := applyUpserts(ctx, tx, messageID, org.Int64, r); err != nil {
 		return err
 	}
+	for _, sp := range r.Specimens {
+		var collected any
+		if sp.Collected != nil {
+			collected = micros(*sp.Collected)
+		}
+		// Right-hand sides read the row as it was: each blank is filled,
+		// nothing a person entered is overwritten.
+		if _, err := tx.ExecContext(ctx, `UPDATE specimens SET
+			type_system = CASE WHEN type_code = '' THEN $1 ELSE type_system END,
+			type_code = CASE WHEN type_code = '' THEN $2 ELSE type_code END,
+			type_display = CASE WHEN type_code = '' THEN $3 ELSE type_display END,
+			collected = COALESCE(collected, $4) WHERE id = $5 AND org_id = $6`,
+			sp.Type.System, sp.Type.Code, sp.Type.Display, collected, sp.ID, org.Int64); err != nil {
+			return fmt.Errorf("specimen %d: %w", sp.ID, err)
+		}
+	}
 	for i := range r.Reports {
 		rs := &r.Reports[i]
 		rs.Report.MessageID = messageID
