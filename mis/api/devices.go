@@ -199,9 +199,8 @@ func checkDevice(ctx context.Context, st store.Store, orgs []int64, d *domain.De
 	if containsID(orgs, other.OrganizationID) {
 		who = fmt.Sprintf("device %q (id %d)", other.Name, other.ID)
 	}
-	c := describeClash(d, other, false)
-	return &store.ConflictError{Field: c.field, Message: fmt.Sprintf("%s %q is already the %s of %s%s; medgate could not tell their messages apart (give them %s or disjoint addresses, or make one inactive)",
-		c.what, c.value, c.what, who, c.also, c.change)}
+	c := domain.DescribeClash(d, other, false)
+	return &store.ConflictError{Field: c.Field, Message: c.What() + " " + c.Message(strconv.Quote, who, "make one inactive")}
 }
 
 // collidingDevice is an active device of the registry that medgate could
@@ -226,39 +225,6 @@ func collidingDevice(ctx context.Context, st store.Store, d *domain.Device, repl
 		}
 	}
 	return nil, nil
-}
-
-// clash describes an identity conflict of d with another device, in the
-// API's field names or, yaml, in a device file's keys.
-type clash struct {
-	field, what, value, also, change string
-}
-
-func describeClash(d, other *domain.Device, yaml bool) clash {
-	key := func(json, yml string) string {
-		if yaml {
-			return yml
-		}
-		return json
-	}
-	c := clash{value: d.Identity()}
-	switch d.Protocol {
-	case domain.ProtocolDICOM:
-		c.field, c.what, c.change = key("aeTitle", "ae_title"), "AE title", "different AE titles"
-	case domain.ProtocolHL7:
-		c.field, c.what, c.change = key("sendingApplication", "sending_application"), "sending application",
-			"different sending facilities"
-		switch {
-		case d.SendingFacility == other.SendingFacility && d.SendingFacility != "":
-			c.also = fmt.Sprintf(" with the same sending facility %q", d.SendingFacility)
-		case d.SendingFacility != other.SendingFacility:
-			c.also = fmt.Sprintf(" and both match sending facility %q (an empty %s matches any)",
-				d.SendingFacility+other.SendingFacility, key("sendingFacility", "sending_facility"))
-		}
-	default:
-		c.field, c.what, c.change = key("sender", "sender"), "sender", "different senders, different transport lines"
-	}
-	return c
 }
 
 // devicePlan is a device that provisioning writes: a new one, or (exists)
@@ -346,10 +312,9 @@ func planDevices(ctx context.Context, st store.Store, orgs []int64, defaultOrg i
 		d := &plans[i].d
 		for j := range i {
 			if domain.IdentitiesCollide(&plans[j].d, d) {
-				c := describeClash(d, &plans[j].d, true)
-				return nil, &store.ConflictError{Field: fmt.Sprintf("devices[%d].%s", i, c.field), Message: fmt.Sprintf(
-					"device %q: %s %q is already the %s of devices[%d] %q%s; medgate could not tell their messages apart (give them %s or disjoint addresses, or set active: false on one)",
-					d.Name, c.what, c.value, c.what, j, plans[j].d.Name, c.also, c.change)}
+				c := domain.DescribeClash(d, &plans[j].d, true)
+				return nil, &store.ConflictError{Field: fmt.Sprintf("devices[%d].%s", i, c.Field), Message: fmt.Sprintf("device %q: %s %s",
+					d.Name, c.What(), c.Message(strconv.Quote, fmt.Sprintf("devices[%d] %q", j, plans[j].d.Name), "set active: false on one"))}
 			}
 		}
 		other, err := collidingDevice(ctx, st, d, func(id int64) bool { return rewritten[id] })
@@ -361,10 +326,9 @@ func planDevices(ctx context.Context, st store.Store, orgs []int64, defaultOrg i
 			if containsID(orgs, other.OrganizationID) {
 				who = fmt.Sprintf("the registered device %q (id %d, organization %d)", other.Name, other.ID, other.OrganizationID)
 			}
-			c := describeClash(d, other, true)
-			return nil, &store.ConflictError{Field: fmt.Sprintf("devices[%d].%s", i, c.field), Message: fmt.Sprintf(
-				"device %q: %s %q is already the %s of %s%s; medgate could not tell their messages apart (give them %s or disjoint addresses, or set active: false on one)",
-				d.Name, c.what, c.value, c.what, who, c.also, c.change)}
+			c := domain.DescribeClash(d, other, true)
+			return nil, &store.ConflictError{Field: fmt.Sprintf("devices[%d].%s", i, c.Field), Message: fmt.Sprintf("device %q: %s %s",
+				d.Name, c.What(), c.Message(strconv.Quote, who, "set active: false on one"))}
 		}
 	}
 	return plans, nil

@@ -438,23 +438,8 @@ func sameIdentity(a, b DeviceSpec) bool {
 // identityClash reports device i, which medgate could not tell from the
 // earlier device j.
 func (dc *deviceChecker) identityClash(j, i int, a, b DeviceSpec) {
-	var key, what, value, also, change string
-	switch b.Protocol {
-	case domain.ProtocolDICOM:
-		key, what, value, change = "ae_title", "AE title", b.AETitle, "different AE titles"
-	case domain.ProtocolHL7:
-		key, what, value, change = "sending_application", "sending application", b.SendingApplication, "different sending facilities"
-		switch {
-		case a.SendingFacility == b.SendingFacility && a.SendingFacility != "":
-			also = " with the same sending facility " + quote(a.SendingFacility)
-		case a.SendingFacility != b.SendingFacility:
-			also = " and both match sending facility " + quote(a.SendingFacility+b.SendingFacility) +
-				" (an empty sending_facility matches any)"
-		}
-	default:
-		key, what, value, change = "sender", "sender", b.Sender, "different senders, different transport lines"
-	}
-	p := dc.path(i, key)
-	dc.errorf(p, "%s: %s is already the %s of %s%s; medgate could not tell their messages apart (give them %s or disjoint addresses, or set active: false on one)",
-		p, quote(value), what, dc.ref(j, key), also, change)
+	da, db := a.Device(), b.Device()
+	c := domain.DescribeClash(&db, &da, true)
+	p := dc.path(i, c.Field)
+	dc.errorf(p, "%s: %s", p, c.Message(quote, dc.ref(j, c.Field), "set active: false on one"))
 }

@@ -1,6 +1,9 @@
 package domain
 
-import "net"
+import (
+	"net"
+	"strings"
+)
 
 // Identity is the field an inbound message names its device by: the
 // calling AE title of a DICOM device, the sending application (MSH-3) of
@@ -152,4 +155,59 @@ func sameHost(x, y string) bool {
 	}
 	ix, iy := net.ParseIP(x), net.ParseIP(y)
 	return ix != nil && iy != nil && ix.Equal(iy)
+}
+
+// Clash says, for an error message, what a device shares with another
+// that medgate could not tell it from (IdentitiesCollide): Field is its
+// identity's key — the API's JSON name, or with yaml the device file's.
+type Clash struct {
+	Field, Value         string
+	what, also, change   string
+	facilityKey, inQuote string
+}
+
+// DescribeClash describes d's clash with other.
+func DescribeClash(d, other *Device, yaml bool) Clash {
+	key := func(json, yml string) string {
+		if yaml {
+			return yml
+		}
+		return json
+	}
+	c := Clash{Value: d.Identity()}
+	switch d.Protocol {
+	case ProtocolDICOM:
+		c.Field, c.what, c.change = key("aeTitle", "ae_title"), "AE title", "different AE titles"
+	case ProtocolHL7:
+		c.Field, c.what, c.change = key("sendingApplication", "sending_application"), "sending application",
+			"different sending facilities"
+		c.facilityKey = key("sendingFacility", "sending_facility")
+		switch {
+		case d.SendingFacility == other.SendingFacility && d.SendingFacility != "":
+			c.also, c.inQuote = " with the same sending facility ", d.SendingFacility
+		case d.SendingFacility != other.SendingFacility:
+			c.also, c.inQuote = " and both match sending facility ", d.SendingFacility+other.SendingFacility
+		}
+	default:
+		c.Field, c.what, c.change = key("sender", "sender"), "sender", "different senders, different transport lines"
+	}
+	return c
+}
+
+// What names the identity: "AE title", "sending application", "sender".
+func (c Clash) What() string { return c.what }
+
+// Message is "<value> is already the <what> of <who>…; medgate could not
+// tell their messages apart (give them … or disjoint addresses, or
+// <inactive>)", values written with quote.
+func (c Clash) Message(quote func(string) string, who, inactive string) string {
+	also := ""
+	if c.also != "" {
+		also = c.also + quote(c.inQuote)
+		if c.facilityKey != "" && strings.HasPrefix(c.also, " and") {
+			also += " (an empty " + c.facilityKey + " matches any)"
+		}
+	}
+	return quote(c.Value) + " is already the " + c.what + " of " + who + also +
+		"; medgate could not tell their messages apart (give them " + c.change + " or disjoint addresses, or " + inactive + ")"
 }
