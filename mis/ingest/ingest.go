@@ -202,7 +202,7 @@ func (p *Pipeline) queueUnknown(ctx context.Context, id int64, env *listeners.En
 // registered for its identity, if there is one; it returns the message as
 // it now is and its device, or a nil device.
 func (p *Pipeline) adopt(ctx context.Context, m *domain.Message) (*domain.Message, *domain.Device, error) {
-	dev, err := p.identifyAfresh(ctx, envelopeOf(m), 0)
+	dev, err := p.identifyWithin(ctx, envelopeOf(m), 0)
 	if err != nil || dev == nil {
 		return m, nil, err
 	}
@@ -490,12 +490,12 @@ func (p *Pipeline) claimants(ctx context.Context, env *listeners.Envelope, ttl t
 // send the same H-record sender name). Two devices claiming
 // the same identity are ambiguous and treated as unknown.
 func (p *Pipeline) identify(ctx context.Context, env *listeners.Envelope) (*domain.Device, error) {
-	return p.identifyAfresh(ctx, env, p.cacheTTL())
+	return p.identifyWithin(ctx, env, p.cacheTTL())
 }
 
-// identifyAfresh is identify with the device lookup cached for ttl (0: read
+// identifyWithin is identify with the device lookup cached for ttl (0: read
 // now, as a device registered a moment ago must be found).
-func (p *Pipeline) identifyAfresh(ctx context.Context, env *listeners.Envelope, ttl time.Duration) (*domain.Device, error) {
+func (p *Pipeline) identifyWithin(ctx context.Context, env *listeners.Envelope, ttl time.Duration) (*domain.Device, error) {
 	devs, err := p.claimants(ctx, env, ttl)
 	if err != nil {
 		return nil, err
