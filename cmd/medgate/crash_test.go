@@ -30,8 +30,7 @@ func TestKillBetweenStoreAndAttach(t *testing.T) {
 	}
 	env := []string{"MEDGATE_ADMIN_PASSWORD=correct-horse-42"}
 	p := start(t, dir, env, "-config", cfg)
-	token := login(t, p, "correct-horse-42")
-	base := "http://" + p.addr + "/api/v1"
+	token, base := p.admin(t)
 	barcode, _ := labOrder(t, base, token)
 	oru := func(control string) []byte {
 		m := hl7.BuildORU(hl7.ORU{

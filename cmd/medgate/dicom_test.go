@@ -31,8 +31,7 @@ func TestDICOMWithDcmtk(t *testing.T) {
 		t.Fatalf("no DICOM listener in the banner:\n%s", p.banner)
 	}
 	host, port, _ := net.SplitHostPort(p.dicom)
-	token := login(t, p, "correct-horse-42")
-	base := "http://" + p.addr + "/api/v1"
+	token, base := p.admin(t)
 	code, pat := call(t, "POST", base+"/patients", token, map[string]any{"family": "Щукина", "given": "Ольга", "patronymic": "Юрьевна",
 		"birthDate": "1975-03-04", "gender": "female"})
 	if code != 201 {

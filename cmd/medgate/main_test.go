@@ -114,6 +114,13 @@ func start(t *testing.T, dir string, env []string, args ...string) *proc {
 }
 
 // stop sends SIGTERM and expects a clean exit.
+// admin logs in as the admin startConfig set up and returns the token and
+// the REST API's base URL.
+func (p *proc) admin(t *testing.T) (token, base string) {
+	t.Helper()
+	return login(t, p, "correct-horse-42"), "http://" + p.addr + "/api/v1"
+}
+
 // startConfig runs medgate in dir with doc as its config file and the
 // admin password "correct-horse-42".
 func startConfig(t *testing.T, dir, doc string) *proc {
@@ -311,8 +318,7 @@ func TestHL7OverMLLP(t *testing.T) {
 	doc := "devices:\n  - name: bc-5380\n    protocol: hl7\n    sending_application: BC-5380\n    encoding: windows-1251\n    code_map: cbc\n"
 	p := startConfig(t, dir, doc)
 	defer p.stop(t)
-	token := login(t, p, "correct-horse-42")
-	base := "http://" + p.addr + "/api/v1"
+	token, base := p.admin(t)
 	barcode, pat := labOrder(t, base, token)
 
 	send := func(app, control string) *hl7.Message {

@@ -149,8 +149,7 @@ func TestNPMClientResultsAttached(t *testing.T) {
 	doc := "devices:\n  - name: npm-lab\n    protocol: hl7\n    sending_application: NPM-LAB\n    code_map: cbc\n"
 	p := startConfig(t, dir, doc)
 	defer p.stop(t)
-	token := login(t, p, "correct-horse-42")
-	base := "http://" + p.addr + "/api/v1"
+	token, base := p.admin(t)
 	barcode, pat := labOrder(t, base, token)
 	// labOrder maps HGB; map WBC too, so that two codes are translated.
 	if code, out := call(t, "PUT", base+"/codemaps/cbc", token, map[string]any{"entries": []map[string]any{
