@@ -161,11 +161,9 @@ func insertObservations(ctx context.Context, tx *txn, obs []domain.Observation) 
 func recordLOINC(ctx context.Context, tx *txn, obs []domain.Observation) error {
 	type pair struct{ loinc, code string }
 	var pairs []pair
-	seen := map[pair]bool{}
 	for i := range obs {
 		p := pair{obs[i].LOINC, obs[i].Code.Code}
-		if p.loinc != "" && !seen[p] {
-			seen[p] = true
+		if p.loinc != "" && !slices.Contains(pairs, p) { // a report has a few dozen results at most
 			pairs = append(pairs, p)
 		}
 	}
